@@ -1,0 +1,154 @@
+"""``hallq demo``: SQLite in a temporary folder, demo staff and devices, URLs printed, served."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from dataclasses import replace
+from datetime import time
+from pathlib import Path
+
+from server.config import AppConfig, config_path, load_config
+from server.domain.clock import SystemClock
+from server.domain.model import BusinessHours
+from server.services import auth
+from server.services.setup import bootstrap
+from server.storage.db import Database
+
+DEMO_PASSWORD = "hallq-demo-2026"  # noqa: S105 - printed by the demo on purpose
+# The demo is tried at any hour: open every day, all day, so a ticket can always be issued.
+ALWAYS_OPEN = BusinessHours(days=frozenset(range(1, 8)), sessions=((time(0, 0), time(23, 59)),))
+
+
+def demo_config(base: AppConfig, folder: Path, host: str, port: int) -> AppConfig:
+    halls = {
+        hid: replace(
+            h,
+            hours=ALWAYS_OPEN,
+            queues={qid: replace(q, stop_issuing=None) for qid, q in h.queues.items()},
+        )
+        for hid, h in base.halls.items()
+    }
+    server = replace(
+        base.server,
+        host=host,
+        port=port,
+        workers=1,
+        database_url=f"sqlite+aiosqlite:///{folder / 'hallq-demo.db'}",
+        broadcast_url="memory://",
+        public_base_url=f"http://{host}:{port}",
+    )
+    return replace(base, halls=halls, server=server)
+
+
+async def seed(config: AppConfig) -> list[str]:
+    """Create demo staff and devices; returns the lines to print."""
+    db = Database(config.server.database_url)
+    now = SystemClock().now()
+    base = config.server.public_base_url
+    lines = [f"hallq demo on {base}   (staff password for every account: {DEMO_PASSWORD})", ""]
+    try:
+        await bootstrap(db, config, now)
+        async with db.write() as conn:
+            await auth.add_staff(
+                conn,
+                username="admin",
+                name="管理员",
+                role="admin",
+                hall=None,
+                password=DEMO_PASSWORD,
+                now=now,
+                code="0001",
+            )
+            for hall in config.halls.values():
+                lines += await _seed_hall(conn, hall, now, base)
+    finally:
+        await db.dispose()
+    return lines
+
+
+async def _seed_hall(conn: object, hall: object, now: object, base: str) -> list[str]:
+    from server.config import HallConfig
+
+    assert isinstance(hall, HallConfig)
+    out = [f"== {hall.name} ({hall.id})"]
+    guide = f"guide-{hall.id}"
+    await auth.add_staff(
+        conn,
+        username=guide,
+        name="导办员",
+        role="guide",  # type: ignore[arg-type]
+        hall=hall.id,
+        password=DEMO_PASSWORD,
+        now=now,
+        code="1001",
+    )  # type: ignore[arg-type]
+    kiosk = await auth.add_device(
+        conn,
+        hall=hall.id,
+        role="kiosk",
+        name=f"{hall.id} kiosk 1",  # type: ignore[arg-type]
+        window=None,
+        zone=None,
+        now=now,
+    )  # type: ignore[arg-type]
+    out.append(f"  kiosk token:      {kiosk.token}")
+    out.append(f"  guide desk login: {guide}")
+    for zone in hall.zones.values():
+        screen = await auth.add_device(
+            conn,
+            hall=hall.id,
+            role="display",
+            name=f"{zone.name} 综合屏",  # type: ignore[arg-type]
+            window=None,
+            zone=zone.id,
+            now=now,
+        )  # type: ignore[arg-type]
+        out.append(f"  display {zone.id:<12} token {screen.token}")
+    for window in hall.windows.values():
+        user = f"w{window.id}-{hall.id}"
+        await auth.add_staff(
+            conn,
+            username=user,
+            name=f"窗口{window.number}工作人员",
+            role="staff",  # type: ignore[arg-type]
+            hall=hall.id,
+            password=DEMO_PASSWORD,
+            now=now,
+            code=f"2{window.number:03d}",
+        )  # type: ignore[arg-type]
+        term = await auth.add_device(
+            conn,
+            hall=hall.id,
+            role="terminal",
+            name=f"{window.name} 终端",  # type: ignore[arg-type]
+            window=window.id,
+            zone=window.zone,
+            now=now,
+        )  # type: ignore[arg-type]
+        out.append(f"  window {window.id:<4} staff login {user:<22} terminal token {term.token}")
+    out.append(
+        f"  try: curl -s -X POST {base}/api/v1/halls/{hall.id}/tickets "
+        f"-H 'Authorization: Bearer {kiosk.token}' -H 'Content-Type: application/json' "
+        f'-d \'{{"queue": "{next(iter(hall.queues))}"}}\''
+    )
+    out.append("")
+    return out
+
+
+def run_demo(*, host: str, port: int) -> int:
+    import uvicorn
+
+    from server.web.app import create_app
+
+    folder = Path(tempfile.mkdtemp(prefix="hallq-demo-"))
+    base = load_config(config_path(None, os.environ))
+    config = demo_config(base, folder, host, port)
+    for line in asyncio.run(seed(config)):
+        print(line)
+    print(f"API:  {config.server.public_base_url}/api/v1/halls      health: /health/ready")
+    print(f"data: {folder}   (deleted by nobody: remove it when done)")
+    app = create_app(config)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False)
+    return 0

@@ -1,0 +1,1 @@
+"""Use cases: one short transaction per command, writing business rows, audit and outbox."""

@@ -1,0 +1,289 @@
+"""Staff accounts (Argon2id), staff sessions and enrolled devices; tokens stored hashed.
+
+Tokens are 32 random bytes, so a fast SHA-256 is enough to store them: unlike passwords they
+cannot be guessed from a dictionary. Passwords use Argon2id, verified off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.domain.errors import BadRequest, Conflict, RateLimited, Unauthorized, not_found
+from server.services.actors import DEVICE_ROLES, STAFF_ROLES, Actor
+from server.storage.tables import devices, staff, staff_sessions
+
+# Argon2id with a bounded cost: ~50 ms on these machines, 64 MiB; login is rare.
+HASHER = PasswordHasher(time_cost=2, memory_cost=65536, parallelism=1)
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=5)
+PAIRING_TTL = timedelta(minutes=10)
+# Verified against unknown usernames so both answers take the same time.
+_DUMMY_HASH = HASHER.hash("hallq-dummy-password")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewDevice:
+    id: str
+    token: str
+    pairing_code: str
+
+
+async def add_staff(
+    conn: AsyncConnection,
+    *,
+    username: str,
+    name: str,
+    role: str,
+    hall: str | None,
+    password: str,
+    now: datetime,
+    code: str | None = None,
+) -> str:
+    """Create a staff account; returns its id."""
+    if role not in STAFF_ROLES:
+        raise BadRequest(
+            f"角色「{role}」无效。",
+            f"Unknown staff role {role!r}.",
+            code="validation_error",
+            details={"fields": {"role": sorted(STAFF_ROLES)}},
+        )
+    if len(password) < 8:
+        raise BadRequest(
+            "密码至少 8 位。",
+            "Passwords need at least 8 characters.",
+            code="validation_error",
+            details={"fields": {"password": ">= 8 chars"}},
+        )
+    exists = (await conn.execute(select(staff.c.id).where(staff.c.username == username))).first()
+    if exists is not None:
+        raise Conflict(
+            f"用户名 {username} 已存在。", f"Username {username!r} exists.", code="username_taken"
+        )
+    staff_id = uuid.uuid4().hex
+    digest = await asyncio.to_thread(HASHER.hash, password)
+    await conn.execute(
+        staff.insert().values(
+            id=staff_id,
+            username=username,
+            name=name,
+            role=role,
+            hall_id=hall,
+            code=code or f"{secrets.randbelow(10000):04d}",
+            password_hash=digest,
+            created_at=now,
+        )
+    )
+    return staff_id
+
+
+async def login(
+    conn: AsyncConnection, username: str, password: str, now: datetime, ttl_h: int
+) -> tuple[str, datetime, dict[str, Any]]:
+    """Verify a password; returns (token, expires_at, staff view). Same answer for unknown user."""
+    row = (await conn.execute(select(staff).where(staff.c.username == username))).first()
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        wait = int((row.locked_until - now).total_seconds()) + 1
+        raise RateLimited(
+            "登录失败次数过多，请稍后再试。",
+            "Too many failed logins; try again later.",
+            retry_after=wait,
+        )
+    ok = await asyncio.to_thread(_verify, row.password_hash if row else _DUMMY_HASH, password)
+    if row is None or not ok or not row.active:
+        if row is not None:
+            await _count_failure(conn, row, now)
+        raise Unauthorized("用户名或密码错误。", "Wrong username or password.", code="login_failed")
+    await conn.execute(
+        update(staff).where(staff.c.id == row.id).values(failed_logins=0, locked_until=None)
+    )
+    token = new_token("hqs")
+    expires = now + timedelta(hours=ttl_h)
+    await conn.execute(
+        staff_sessions.insert().values(
+            token_hash=hash_token(token),
+            staff_id=row.id,
+            hall_id=row.hall_id,
+            expires_at=expires,
+            created_at=now,
+        )
+    )
+    view = {
+        "id": row.id,
+        "username": row.username,
+        "name": row.name,
+        "code": row.code,
+        "role": row.role,
+        "hall": row.hall_id,
+    }
+    return token, expires, view
+
+
+def _verify(digest: str, password: str) -> bool:
+    try:
+        return HASHER.verify(digest, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def _count_failure(conn: AsyncConnection, row: Any, now: datetime) -> None:
+    failures = row.failed_logins + 1
+    locked = now + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
+    await conn.execute(
+        update(staff)
+        .where(staff.c.id == row.id)
+        .values(failed_logins=failures, locked_until=locked)
+    )
+
+
+async def add_device(
+    conn: AsyncConnection,
+    *,
+    hall: str,
+    role: str,
+    name: str,
+    window: str | None,
+    zone: str | None,
+    now: datetime,
+) -> NewDevice:
+    """Enroll a device; its token and a single-use pairing code are returned once."""
+    if role not in DEVICE_ROLES:
+        raise BadRequest(
+            f"设备角色「{role}」无效。",
+            f"Unknown device role {role!r}.",
+            code="validation_error",
+            details={"fields": {"role": sorted(DEVICE_ROLES)}},
+        )
+    if role in ("terminal", "evaluator") and not window:
+        raise BadRequest(
+            "窗口终端和评价器必须绑定窗口（--window）。",
+            f"A {role} device must be bound to a window (--window).",
+            code="validation_error",
+            details={"fields": {"window": "required"}},
+        )
+    device_id = uuid.uuid4().hex[:16]
+    token, code = new_token("hqd"), secrets.token_urlsafe(12)
+    await conn.execute(
+        devices.insert().values(
+            id=device_id,
+            hall_id=hall,
+            role=role,
+            window_id=window,
+            zone_id=zone,
+            name=name,
+            token_hash=hash_token(token),
+            pairing_hash=hash_token(code),
+            pairing_expires_at=now + PAIRING_TTL,
+            created_at=now,
+        )
+    )
+    return NewDevice(device_id, token, code)
+
+
+async def revoke_device(conn: AsyncConnection, device_id: str, now: datetime) -> None:
+    result = await conn.execute(
+        update(devices)
+        .where(devices.c.id == device_id, devices.c.revoked_at.is_(None))
+        .values(revoked_at=now, pairing_hash=None)
+    )
+    if result.rowcount != 1:
+        raise not_found("device", device_id, "设备")
+
+
+async def redeem_pairing(conn: AsyncConnection, code: str, now: datetime) -> tuple[str, Actor]:
+    """Exchange a pairing code (single use, 10 minutes) for a fresh device token."""
+    row = (
+        await conn.execute(select(devices).where(devices.c.pairing_hash == hash_token(code)))
+    ).first()
+    if row is None or row.revoked_at is not None or row.pairing_expires_at < now:
+        raise Unauthorized(
+            "配对码无效或已过期，请管理员重新生成。",
+            "Pairing code unknown, used or expired; enroll again.",
+            code="pairing_invalid",
+        )
+    token = new_token("hqd")
+    await conn.execute(
+        update(devices)
+        .where(devices.c.id == row.id)
+        .values(token_hash=hash_token(token), pairing_hash=None)
+    )
+    return token, _device_actor(row)
+
+
+async def authenticate(conn: AsyncConnection, token: str, now: datetime) -> Actor:
+    """The actor behind a bearer token (device or staff session)."""
+    digest = hash_token(token)
+    if token.startswith("hqd_"):
+        row = (await conn.execute(select(devices).where(devices.c.token_hash == digest))).first()
+        if row is not None and row.revoked_at is None:
+            return _device_actor(row)
+    elif token.startswith("hqs_"):
+        actor = await _staff_actor(conn, digest, now)
+        if actor is not None:
+            return actor
+    raise Unauthorized(
+        "登录已失效或凭证无效，请重新登录。",
+        "Invalid, expired or revoked token; sign in again.",
+        code="unauthorized",
+    )
+
+
+async def _staff_actor(conn: AsyncConnection, digest: str, now: datetime) -> Actor | None:
+    s, st = staff_sessions.c, staff.c
+    row = (
+        await conn.execute(
+            select(
+                s.staff_id,
+                s.hall_id,
+                s.window_id,
+                s.expires_at,
+                st.role,
+                st.name,
+                st.active,
+                st.hall_id.label("home_hall"),
+            )
+            .join(staff, staff.c.id == s.staff_id)
+            .where(s.token_hash == digest)
+        )
+    ).first()
+    if row is None or row.expires_at <= now or not row.active:
+        return None
+    return Actor(
+        kind="staff",
+        id=row.staff_id,
+        role=row.role,
+        hall=row.home_hall or row.hall_id,
+        window=row.window_id,
+        name=row.name,
+        token_hash=digest,
+    )
+
+
+def _device_actor(row: Any) -> Actor:
+    return Actor(
+        kind="device",
+        id=row.id,
+        role=row.role,
+        hall=row.hall_id,
+        window=row.window_id,
+        zone=row.zone_id,
+        name=row.name,
+    )

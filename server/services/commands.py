@@ -1,0 +1,200 @@
+"""Runs a command in one transaction with its Idempotency-Key record, then publishes its events.
+
+Idempotency: the key's row is inserted in the command's own transaction. On PostgreSQL a
+concurrent request with the same key blocks on that insert until the first commits, then
+fails the unique check and is answered from the stored response: ten concurrent presses give
+ten identical replies and one ticket. A request still blocked after the lock timeout gets
+409 ``idempotency_in_flight``. On SQLite writes are serialised, so the second simply finds
+the finished record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.config import AppConfig
+from server.domain.clock import Clock
+from server.domain.errors import BadRequest, Conflict, Forbidden, HallqError, IdempotencyMismatch
+from server.services.actors import Actor
+from server.services.unit import Published, Unit, audit_row
+from server.storage.db import Database
+from server.storage.tables import audit, idempotency
+
+log = logging.getLogger("hallq.commands")
+
+Action = Callable[[Unit], Awaitable[tuple[int, Any]]]
+Publisher = Callable[[list[Published]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A command's HTTP answer: status and the exact JSON bytes (replayed byte for byte)."""
+
+    status: int
+    body: bytes
+    replayed: bool = False
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """Hash of what a key promises: same method, path and (canonical JSON) body."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+class Commands:
+    """Executes commands for the web layer, the CLI and tests."""
+
+    def __init__(
+        self, db: Database, config: AppConfig, clock: Clock, publish: Publisher | None = None
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.publish = publish
+
+    async def execute(
+        self,
+        actor: Actor,
+        hall_id: str,
+        action: Action,
+        *,
+        key: str | None = None,
+        request_hash: str = "",
+    ) -> Reply:
+        """Run ``action`` in one transaction; replay a finished key; publish after commit."""
+        hall = self.config.hall(hall_id)
+        if key is not None and not 1 <= len(key) <= 255:
+            raise BadRequest(
+                "Idempotency-Key 长度须为 1–255 个字符。",
+                "Idempotency-Key must be 1-255 characters.",
+                code="validation_error",
+                details={"fields": {"Idempotency-Key": "1-255 characters"}},
+            )
+        for attempt in range(2):
+            try:
+                return await self._attempt(actor, hall.id, action, key, request_hash)
+            except IntegrityError:
+                if attempt == 1 or key is None:
+                    raise Conflict(
+                        "操作冲突，请重试。",
+                        "Conflicting concurrent change; retry.",
+                        code="conflict",
+                    ) from None
+            except (Forbidden, Conflict) as exc:
+                await self._audit_rejection(actor, hall.id, exc)
+                raise
+        raise AssertionError("unreachable")
+
+    async def _attempt(
+        self, actor: Actor, hall_id: str, action: Action, key: str | None, request_hash: str
+    ) -> Reply:
+        hall = self.config.hall(hall_id)
+        async with self.db.write() as conn:
+            now = self.clock.now()
+            if key is not None:
+                stored = await self._claim(conn, actor, key, request_hash, now)
+                if stored is not None:
+                    return stored
+            unit = Unit(conn, hall, actor, now)
+            status, payload = await action(unit)
+            published = await unit.flush()
+            body = encode(payload)
+            if key is not None:
+                await conn.execute(
+                    update(idempotency)
+                    .where(idempotency.c.scope == actor.audit_id[:64], idempotency.c.key == key)
+                    .values(status_code=status, response=body.decode())
+                )
+        if published and self.publish is not None:
+            await self._publish(published)
+        return Reply(status, body)
+
+    async def _claim(
+        self, conn: AsyncConnection, actor: Actor, key: str, request_hash: str, now: datetime
+    ) -> Reply | None:
+        scope = actor.audit_id[:64]
+        row = (
+            await conn.execute(
+                select(idempotency).where(idempotency.c.scope == scope, idempotency.c.key == key)
+            )
+        ).first()
+        if row is not None:
+            return self._replay(row, request_hash)
+        try:
+            await conn.execute(
+                insert(idempotency).values(
+                    scope=scope, key=key, request_hash=request_hash, created_at=now
+                )
+            )
+        except DBAPIError as exc:
+            if "lock" in str(exc.orig).lower() and "timeout" in str(exc.orig).lower():
+                raise Conflict(
+                    "该操作仍在处理中，请稍候。",
+                    "A request with this Idempotency-Key is still in flight.",
+                    code="idempotency_in_flight",
+                ) from exc
+            raise
+        return None
+
+    @staticmethod
+    def _replay(row: Any, request_hash: str) -> Reply:
+        if row.request_hash != request_hash:
+            raise IdempotencyMismatch(
+                "同一个 Idempotency-Key 已用于另一个请求，请为新操作生成新的键。",
+                "This Idempotency-Key was used with another request; use a new key.",
+            )
+        if row.status_code is None:  # written by a transaction that died before finishing
+            raise Conflict(
+                "该操作仍在处理中，请稍候。",
+                "Request still in flight.",
+                code="idempotency_in_flight",
+            )
+        return Reply(int(row.status_code), row.response.encode(), replayed=True)
+
+    async def _publish(self, published: list[Published]) -> None:
+        assert self.publish is not None
+        try:
+            await self.publish(published)
+        except Exception:
+            log.exception("publish after commit failed; the outbox relay will retry")
+
+    async def _audit_rejection(self, actor: Actor, hall_id: str, exc: HallqError) -> None:
+        try:
+            async with self.db.write() as conn:
+                await conn.execute(
+                    insert(audit).values(
+                        audit_row(actor, hall_id, "rejected", self.clock.now(), outcome=exc.code)
+                    )
+                )
+        except HallqError:
+            log.warning("could not audit a rejected request (%s)", exc.code)
+
+    async def read(self, fn: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+        async with self.db.read() as conn:
+            return await fn(conn)
+
+    async def purge_idempotency(self) -> int:
+        """Forget keys older than the configured TTL (kept ≥ 24 h by default)."""
+        cutoff = self.clock.now() - timedelta(hours=self.config.server.idempotency_ttl_h)
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                delete(idempotency).where(idempotency.c.created_at < cutoff)
+            )
+        return int(result.rowcount or 0)

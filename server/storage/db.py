@@ -1,0 +1,125 @@
+"""The database handle: one engine, serialized writes on SQLite, errors mapped to StoreUnavailable.
+
+SQLite allows one writer: several writer connections busy-wait unfairly (p99 130-180 ms in
+performance.md), so writes go through one asyncio lock and ``BEGIN IMMEDIATE``. PostgreSQL
+writes run concurrently; exclusivity comes from row locks (``FOR UPDATE [SKIP LOCKED]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from server.domain.errors import StoreUnavailable
+
+log = logging.getLogger("hallq.storage")
+
+# Waiting longer than this for a row lock means something is stuck: answer 503, don't hang.
+PG_LOCK_TIMEOUT = "5s"
+
+
+class Database:
+    """An AsyncEngine plus the write discipline of its dialect."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = _create_engine(url, echo=echo, pool_size=pool_size)
+        self.dialect = self.engine.dialect.name
+        self.is_sqlite = self.dialect == "sqlite"
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction: committed on normal exit, rolled back on an exception."""
+        if self._write_lock is None:
+            async with _unavailable_on_error(), self.engine.begin() as conn:
+                await conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{PG_LOCK_TIMEOUT}'")
+                yield conn
+            return
+        async with self._write_lock, _unavailable_on_error(), self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (a consistent snapshot on SQLite WAL and on PostgreSQL)."""
+        async with _unavailable_on_error(), self.engine.connect() as conn:
+            if not self.is_sqlite:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                yield conn
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers a trivial query."""
+        async with self.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 5})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        pool_timeout=5,
+        connect_args={"timeout": 5, "command_timeout": 10},
+    )
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    # pysqlite/aiosqlite open transactions lazily and never emit BEGIN IMMEDIATE; take over
+    # transaction control (isolation_level=None) and begin ourselves, as SQLAlchemy documents.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def _unavailable_on_error() -> AsyncIterator[None]:
+    try:
+        yield
+    except (OperationalError, DBAPIError) as exc:
+        if _is_connection_problem(exc):
+            log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+            raise StoreUnavailable(
+                "系统暂时无法访问数据库，请稍后重试。",
+                "The database is unavailable; retry shortly.",
+            ) from exc
+        raise
+    except (OSError, TimeoutError, ConnectionError) as exc:
+        log.warning("database unreachable: %s", exc)
+        raise StoreUnavailable(
+            "系统暂时无法访问数据库，请稍后重试。", "The database is unreachable; retry shortly."
+        ) from exc
+
+
+def _is_connection_problem(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    markers = ("connection", "could not connect", "lock timeout", "locked", "timeout", "closed")
+    return any(m in text for m in markers)

@@ -1,0 +1,281 @@
+"""The HTTP half of the contract, under /api/v1."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.domain.errors import Forbidden
+from server.domain.model import Outcome
+from server.services import auth, calling, issuing
+from server.services import tickets as ticket_service
+from server.services import windows as window_service
+from server.services.commands import fingerprint
+from server.services.snapshot import snapshot
+from server.services.unit import Unit
+from server.services.views import ticket_view
+from server.storage import halls as hall_store
+from server.web import inputs
+from server.web.deps import actor, idempotency_key, state
+from server.web.halls import hall_view
+
+Action = Callable[[Unit], Awaitable[tuple[int, Any]]]
+
+
+def _json(payload: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(payload, status_code=status)
+
+
+async def _command(request: Request, hall_id: str, raw: bytes, action: Action) -> Response:
+    who = await actor(request)
+    st = state(request)
+    reply = await st.commands.execute(
+        who,
+        hall_id,
+        action,
+        key=idempotency_key(request),
+        request_hash=fingerprint(request.method, request.url.path, raw),
+    )
+    headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
+    return Response(
+        reply.body, status_code=reply.status, media_type="application/json", headers=headers
+    )
+
+
+async def _body(request: Request) -> bytes:
+    return await inputs.read_body(request, state(request).config.server.max_body_bytes)
+
+
+async def list_halls(request: Request) -> Response:
+    st = state(request)
+    return _json([hall_view(h, None) for h in st.config.halls.values()])
+
+
+async def get_hall(request: Request) -> Response:
+    st = state(request)
+    hall = st.config.hall(request.path_params["hall"])
+    rows = await st.commands.read(lambda conn: hall_store.list_windows(conn, hall.id))
+    return _json(hall_view(hall, rows))
+
+
+async def get_snapshot(request: Request) -> Response:
+    st = state(request)
+    hall = st.config.hall(request.path_params["hall"])
+    who = await actor(request)
+    who.require_hall(hall.id)
+    now = st.clock.now()
+    return _json(await st.commands.read(lambda conn: snapshot(conn, hall, now)))
+
+
+async def issue_ticket(request: Request) -> Response:
+    raw = await _body(request)
+    body = inputs.parse(inputs.IssueBody, raw)
+    req = issuing.IssueRequest(body.queue, body.service, body.lane, body.channel)
+
+    async def action(u: Unit) -> tuple[int, Any]:
+        ticket = await issuing.issue(u, req)
+        return 201, await ticket_service.view(u.conn, u.hall, ticket)
+
+    return await _command(request, request.path_params["hall"], raw, action)
+
+
+async def get_ticket(request: Request) -> Response:
+    st = state(request)
+    who = await actor(request)
+
+    async def read(conn: Any) -> dict[str, Any]:
+        t = await ticket_service.load(conn, None, request.path_params["id"])
+        who.require_hall(t.hall)
+        return await ticket_service.view(conn, st.config.hall(t.hall), t)
+
+    return _json(await st.commands.read(read))
+
+
+async def public_ticket(request: Request) -> Response:
+    st = state(request)
+    token = request.path_params["token"]
+
+    async def read(conn: Any) -> dict[str, Any]:
+        row = await ticket_service.store.get_by_token(conn, token)
+        if row is None or len(token) < 16:
+            raise ticket_service.not_found("ticket", "…", "票号")
+        t = ticket_service.ticket_from_row(row)
+        return ticket_service.public_view(
+            await ticket_service.view(conn, st.config.hall(t.hall), t)
+        )
+
+    return _json(await st.commands.read(read))
+
+
+def _window_command(
+    body_model: type[inputs.Body], run: Callable[[Unit, str, Any], Awaitable[tuple[int, Any]]]
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        raw = await _body(request)
+        body = inputs.parse(body_model, raw)
+        window_id = request.path_params["window"]
+
+        async def action(u: Unit) -> tuple[int, Any]:
+            return await run(u, window_id, body)
+
+        return await _command(request, request.path_params["hall"], raw, action)
+
+    return endpoint
+
+
+async def _ticket_reply(u: Unit, ticket: Any) -> tuple[int, Any]:
+    if ticket is None:
+        return 200, {"ticket": None}
+    return 200, {"ticket": await ticket_service.view(u.conn, u.hall, ticket)}
+
+
+async def _call_next(u: Unit, w: str, b: Any) -> tuple[int, Any]:
+    return await _ticket_reply(u, await calling.call_next(u, w, finish_current=b.finish_current))
+
+
+async def _call_number(u: Unit, w: str, b: Any) -> tuple[int, Any]:
+    return await _ticket_reply(u, await calling.call_number(u, w, b.number))
+
+
+async def _recall(u: Unit, w: str, _b: Any) -> tuple[int, Any]:
+    return await _ticket_reply(u, await calling.recall(u, w))
+
+
+async def _start(u: Unit, w: str, _b: Any) -> tuple[int, Any]:
+    return await _ticket_reply(u, await calling.start(u, w))
+
+
+async def _finish(u: Unit, w: str, b: Any) -> tuple[int, Any]:
+    outcome = Outcome(b.outcome) if b.outcome else None
+    return await _ticket_reply(u, await calling.finish(u, w, outcome))
+
+
+async def _no_show(u: Unit, w: str, _b: Any) -> tuple[int, Any]:
+    return await _ticket_reply(u, await calling.no_show(u, w))
+
+
+async def _transfer(u: Unit, w: str, b: Any) -> tuple[int, Any]:
+    t = await calling.transfer(u, w, queue_id=b.queue, target_window=b.window)
+    return await _ticket_reply(u, t)
+
+
+async def _open(u: Unit, w: str, _b: Any) -> tuple[int, Any]:
+    return 200, window_service.window_view(await window_service.open_window(u, w))
+
+
+async def _close(u: Unit, w: str, _b: Any) -> tuple[int, Any]:
+    return 200, window_service.window_view(await window_service.close_window(u, w))
+
+
+async def _pause(u: Unit, w: str, b: Any) -> tuple[int, Any]:
+    return 200, window_service.window_view(await window_service.pause_window(u, w, b.reason))
+
+
+async def _resume(u: Unit, w: str, _b: Any) -> tuple[int, Any]:
+    return 200, window_service.window_view(await window_service.resume_window(u, w))
+
+
+def _ticket_command(
+    body_model: type[inputs.Body], run: Callable[[Unit, str, Any], Awaitable[tuple[int, Any]]]
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        raw = await _body(request)
+        body = inputs.parse(body_model, raw)
+        ticket_id = request.path_params["id"]
+        st = state(request)
+        t = await st.commands.read(lambda conn: ticket_service.load(conn, None, ticket_id))
+
+        async def action(u: Unit) -> tuple[int, Any]:
+            return await run(u, ticket_id, body)
+
+        return await _command(request, t.hall, raw, action)
+
+    return endpoint
+
+
+async def _requeue(u: Unit, ticket_id: str, _b: Any) -> tuple[int, Any]:
+    t = await ticket_service.requeue(u, ticket_id)
+    return 200, await ticket_service.view(u.conn, u.hall, t)
+
+
+async def _cancel(u: Unit, ticket_id: str, _b: Any) -> tuple[int, Any]:
+    return 200, ticket_view(await ticket_service.cancel(u, ticket_id))
+
+
+async def _evaluate(u: Unit, ticket_id: str, b: Any) -> tuple[int, Any]:
+    return 201, await ticket_service.evaluate(u, ticket_id, b.rating, list(b.reasons), b.comment)
+
+
+async def login(request: Request) -> Response:
+    body = inputs.parse(inputs.LoginBody, await _body(request))
+    st = state(request)
+    now = st.clock.now()
+    ttl = st.config.server.staff_token_ttl_h
+    async with st.db.write() as conn:
+        try:
+            token, expires, staff = await auth.login(conn, body.username, body.password, now, ttl)
+        except Exception:
+            # The failure counter must persist even though the login is refused.
+            await conn.commit()
+            raise
+    return _json({"token": token, "expires_at": expires.isoformat(), "staff": staff})
+
+
+async def me(request: Request) -> Response:
+    who = await actor(request)
+    if who.kind not in ("staff", "device"):
+        raise Forbidden("无效的凭证。", "Not a staff or device credential.")
+    return _json(
+        {
+            "kind": who.kind,
+            "id": who.id,
+            "role": who.role,
+            "hall": who.hall,
+            "window": who.window,
+            "zone": who.zone,
+            "name": who.name,
+        }
+    )
+
+
+routes = [
+    Route("/halls", list_halls, methods=["GET"]),
+    Route("/halls/{hall}", get_hall, methods=["GET"]),
+    Route("/halls/{hall}/snapshot", get_snapshot, methods=["GET"]),
+    Route("/halls/{hall}/tickets", issue_ticket, methods=["POST"]),
+    Route("/tickets/{id}", get_ticket, methods=["GET"]),
+    Route("/public/tickets/{token}", public_ticket, methods=["GET"]),
+    Route("/tickets/{id}/requeue", _ticket_command(inputs.EmptyBody, _requeue), methods=["POST"]),
+    Route("/tickets/{id}/cancel", _ticket_command(inputs.EmptyBody, _cancel), methods=["POST"]),
+    Route(
+        "/tickets/{id}/evaluation",
+        _ticket_command(inputs.EvaluationBody, _evaluate),
+        methods=["POST"],
+    ),
+    Route("/auth/login", login, methods=["POST"]),
+    Route("/auth/me", me, methods=["GET"]),
+]
+
+_WINDOW_ACTIONS: dict[str, tuple[type[inputs.Body], Any]] = {
+    "call-next": (inputs.CallNextBody, _call_next),
+    "call": (inputs.CallNumberBody, _call_number),
+    "recall": (inputs.EmptyBody, _recall),
+    "start": (inputs.EmptyBody, _start),
+    "finish": (inputs.FinishBody, _finish),
+    "no-show": (inputs.EmptyBody, _no_show),
+    "transfer": (inputs.TransferBody, _transfer),
+    "open": (inputs.EmptyBody, _open),
+    "close": (inputs.EmptyBody, _close),
+    "pause": (inputs.PauseBody, _pause),
+    "resume": (inputs.EmptyBody, _resume),
+}
+routes += [
+    Route(
+        f"/halls/{{hall}}/windows/{{window}}/{name}", _window_command(model, run), methods=["POST"]
+    )
+    for name, (model, run) in _WINDOW_ACTIONS.items()
+]

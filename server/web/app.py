@@ -1,0 +1,115 @@
+"""``create_app``: the Starlette application and its lifespan (engine, seeding, housekeeping)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from server.config import AppConfig
+from server.domain.clock import Clock, SystemClock
+from server.domain.errors import HallqError
+from server.services.commands import Commands, Publisher
+from server.services.setup import bootstrap, expire_all
+from server.storage.db import Database
+from server.web import api, errors
+from server.web.state import AppState
+
+log = logging.getLogger("hallq.app")
+HOUSEKEEPING_INTERVAL_S = 60.0
+
+
+def create_app(
+    config: AppConfig,
+    *,
+    database_url: str | None = None,
+    clock: Clock | None = None,
+    publish: Publisher | None = None,
+    housekeeping: bool = True,
+) -> Starlette:
+    """Build the app; nothing connects until the lifespan starts."""
+    url = database_url or config.server.database_url
+    db = Database(url)
+    the_clock = clock or SystemClock()
+    st = AppState(config, db, the_clock, Commands(db, config, the_clock, publish))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.hallq = st
+        # 1. schema and the rows config.toml implies
+        await bootstrap(db, config, the_clock.now())
+        st.ready = True
+        # 2. housekeeping: expire at closing, forget old idempotency keys
+        task = asyncio.create_task(_housekeeping(st)) if housekeeping else None
+        try:
+            yield
+        finally:
+            # 3. stop background work before the engine goes away
+            st.ready = False
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            # 4. close pooled connections
+            await db.dispose()
+
+    return Starlette(
+        routes=[
+            Mount("/api/v1", routes=[*api.routes, *_health_routes()]),
+            *_health_routes(),
+        ],
+        exception_handlers={
+            HallqError: errors.hallq_error,
+            HTTPException: errors.http_error,
+            Exception: errors.unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+
+
+def _health_routes() -> list[Route]:
+    return [
+        Route("/health/live", live, methods=["GET"]),
+        Route("/health/ready", ready, methods=["GET"]),
+    ]
+
+
+async def live(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """200 when the database answers; 503 naming the failing dependency otherwise."""
+    st: AppState = request.app.state.hallq
+    failing = {}
+    if not st.ready:
+        failing["app"] = "starting or stopping"
+    try:
+        await asyncio.wait_for(st.db.ping(), timeout=2.0)
+    except (HallqError, TimeoutError) as exc:
+        failing["database"] = type(exc).__name__
+    if failing:
+        return JSONResponse(
+            {"status": "unavailable", "failing": failing},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
+    return JSONResponse({"status": "ok", "database": st.db.dialect})
+
+
+async def _housekeeping(st: AppState) -> None:
+    while True:
+        try:
+            await expire_all(st.commands)
+            await st.commands.purge_idempotency()
+        except HallqError as exc:
+            log.warning("housekeeping skipped: %s", exc.message_en)
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
