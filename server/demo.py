@@ -6,10 +6,12 @@ import asyncio
 import os
 import tempfile
 from dataclasses import replace
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 
-from server.config import AppConfig, config_path, load_config
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.config import AppConfig, HallConfig, config_path, load_config
 from server.domain.clock import SystemClock
 from server.domain.model import BusinessHours
 from server.services import auth
@@ -18,7 +20,7 @@ from server.storage.db import Database
 
 DEMO_PASSWORD = "hallq-demo-2026"  # noqa: S105 - printed by the demo on purpose
 # The demo is tried at any hour: open every day, all day, so a ticket can always be issued.
-ALWAYS_OPEN = BusinessHours(days=frozenset(range(1, 8)), sessions=((time(0, 0), time(23, 59)),))
+ALWAYS_OPEN = BusinessHours(days=frozenset(range(1, 8)), sessions=((time(0, 0), time.max),))
 
 
 def demo_config(base: AppConfig, folder: Path, host: str, port: int) -> AppConfig:
@@ -68,31 +70,30 @@ async def seed(config: AppConfig) -> list[str]:
     return lines
 
 
-async def _seed_hall(conn: object, hall: object, now: object, base: str) -> list[str]:
-    from server.config import HallConfig
-
-    assert isinstance(hall, HallConfig)
+async def _seed_hall(
+    conn: AsyncConnection, hall: HallConfig, now: datetime, base: str
+) -> list[str]:
     out = [f"== {hall.name} ({hall.id})"]
     guide = f"guide-{hall.id}"
     await auth.add_staff(
         conn,
         username=guide,
         name="导办员",
-        role="guide",  # type: ignore[arg-type]
+        role="guide",
         hall=hall.id,
         password=DEMO_PASSWORD,
         now=now,
         code="1001",
-    )  # type: ignore[arg-type]
+    )
     kiosk = await auth.add_device(
         conn,
         hall=hall.id,
         role="kiosk",
-        name=f"{hall.id} kiosk 1",  # type: ignore[arg-type]
+        name=f"{hall.id} kiosk 1",
         window=None,
         zone=None,
         now=now,
-    )  # type: ignore[arg-type]
+    )
     out.append(f"  kiosk token:      {kiosk.token}")
     out.append(f"  guide desk login: {guide}")
     for zone in hall.zones.values():
@@ -100,11 +101,11 @@ async def _seed_hall(conn: object, hall: object, now: object, base: str) -> list
             conn,
             hall=hall.id,
             role="display",
-            name=f"{zone.name} 综合屏",  # type: ignore[arg-type]
+            name=f"{zone.name} 综合屏",
             window=None,
             zone=zone.id,
             now=now,
-        )  # type: ignore[arg-type]
+        )
         out.append(f"  display {zone.id:<12} token {screen.token}")
     for window in hall.windows.values():
         user = f"w{window.id}-{hall.id}"
@@ -112,21 +113,21 @@ async def _seed_hall(conn: object, hall: object, now: object, base: str) -> list
             conn,
             username=user,
             name=f"窗口{window.number}工作人员",
-            role="staff",  # type: ignore[arg-type]
+            role="staff",
             hall=hall.id,
             password=DEMO_PASSWORD,
             now=now,
             code=f"2{window.number:03d}",
-        )  # type: ignore[arg-type]
+        )
         term = await auth.add_device(
             conn,
             hall=hall.id,
             role="terminal",
-            name=f"{window.name} 终端",  # type: ignore[arg-type]
+            name=f"{window.name} 终端",
             window=window.id,
             zone=window.zone,
             now=now,
-        )  # type: ignore[arg-type]
+        )
         out.append(f"  window {window.id:<4} staff login {user:<22} terminal token {term.token}")
     out.append(
         f"  try: curl -s -X POST {base}/api/v1/halls/{hall.id}/tickets "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,7 +116,9 @@ class Hall:
         return r.json()["ticket"]
 
 
-async def _enroll(db: Database, config: AppConfig, now: datetime) -> dict[str, str]:
+async def _enroll(
+    db: Database, config: AppConfig, now: datetime, terminals: int = 8
+) -> dict[str, str]:
     tokens: dict[str, str] = {}
     hall = config.hall("jinjiang")
     async with db.write() as conn:
@@ -124,7 +127,7 @@ async def _enroll(db: Database, config: AppConfig, now: datetime) -> dict[str, s
                 conn, hall="jinjiang", role=role, name=role, window=None, zone=None, now=now
             )
             tokens[role] = d.token
-        for wid in list(hall.windows)[:8]:
+        for wid in list(hall.windows)[:terminals]:
             d = await auth.add_device(
                 conn,
                 hall="jinjiang",
@@ -158,14 +161,25 @@ async def _enroll(db: Database, config: AppConfig, now: datetime) -> dict[str, s
     return tokens
 
 
-@pytest.fixture
-async def hall(database_url: str, app_config: AppConfig, clock: ManualClock) -> AsyncIterator[Hall]:
-    """The app on the parametrized database with devices and staff enrolled in jinjiang."""
-    config = replace(app_config, server=replace(app_config.server, database_url=database_url))
+@asynccontextmanager
+async def running_hall(
+    database_url: str, config: AppConfig, clock: ManualClock, *, terminals: int = 8
+) -> AsyncIterator[Hall]:
+    """The app on ``database_url`` with devices and staff enrolled in jinjiang."""
+    config = replace(config, server=replace(config.server, database_url=database_url))
     app = create_app(config, clock=clock, housekeeping=False)
     async with app.router.lifespan_context(app):
         st = app.state.hallq
-        tokens = await _enroll(st.db, config, clock.now())
+        tokens = await _enroll(st.db, config, clock.now(), terminals)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hallq.test") as client:
             yield Hall(app, client, clock, config, st.db, tokens)
+
+
+@pytest.fixture
+async def hall(
+    database_url: str, app_config: AppConfig, clock: ManualClock
+) -> AsyncIterator[Hall]:
+    """The app on the parametrized database with devices and staff enrolled in jinjiang."""
+    async with running_hall(database_url, app_config, clock) as h:
+        yield h

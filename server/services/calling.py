@@ -1,8 +1,9 @@
 """Window commands on tickets: call next, call a number, recall, start, finish, no-show, transfer.
 
 Every command locks the window row first (serialising commands of one window), then tickets.
-Call-next picks with the pure ``choose`` and locks the pick with SKIP LOCKED on PostgreSQL, so
-25 windows draining one queue never wait on each other and never call one ticket twice.
+Call-next reads each queue's heads with FOR UPDATE SKIP LOCKED on PostgreSQL and picks with the
+pure ``choose``, so 25 windows draining one queue never wait on each other and never call one
+ticket twice. A head locked but not chosen is released at commit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from server.domain.errors import BadRequest, Conflict, not_found
 from server.domain.model import (
     KLASS_NORMAL,
     KLASS_PRIORITY,
+    Candidate,
     Choice,
     Outcome,
     QueueHeads,
@@ -30,11 +32,6 @@ from server.services.windows import open_implicitly, require_callable
 from server.storage import halls as hall_store
 from server.storage import tickets as store
 from server.storage.rows import ticket_from_row
-
-# Each failed lock means another window took that ticket first; more than this in one call
-# means the queue is being drained faster than we can look, so answer "nothing" and let the
-# terminal press again rather than loop.
-MAX_PICK_ATTEMPTS = 64
 
 
 async def call_next(u: Unit, window_id: str, *, finish_current: bool) -> Ticket | None:
@@ -52,7 +49,7 @@ async def call_next(u: Unit, window_id: str, *, finish_current: bool) -> Ticket 
     if choice is None:
         return None
     row = await store.get_ticket(u.conn, u.hall.id, choice.candidate.ticket_id)
-    assert row is not None  # locked by _pick
+    assert row is not None  # locked by store.head
     ticket = lifecycle.call(ticket_from_row(row), window_id, u.now, choice.reason)
     await store.save_ticket(u.conn, ticket, "waiting")
     await store.set_streak(u.conn, u.hall.id, ticket.queue, choice.streak)
@@ -62,41 +59,33 @@ async def call_next(u: Unit, window_id: str, *, finish_current: bool) -> Ticket 
 
 
 async def _pick(u: Unit, queues: list[str], mode: Any) -> Choice | None:
-    excluded: set[str] = set()
-    for _ in range(MAX_PICK_ATTEMPTS):
-        heads = await _heads(u, queues, excluded)
-        choice = choose(heads, mode, u.now)
-        if choice is None:
-            return None
-        if await store.lock_waiting(u.conn, choice.candidate.ticket_id):
-            return choice
-        excluded.add(choice.candidate.ticket_id)
-    return None
+    heads = await _heads(u, queues)
+    return choose(heads, mode, u.now)
 
 
-async def _heads(u: Unit, queues: list[str], excluded: set[str]) -> list[QueueHeads]:
+async def _heads(u: Unit, queues: list[str]) -> list[QueueHeads]:
     streaks = await store.streaks(u.conn, u.hall.id, queues)
     result = []
     for queue_id in queues:
         queue = u.hall.queues.get(queue_id)
         if queue is None:  # a window edited to serve a queue this config no longer has
             continue
-        first = await store.head(u.conn, u.hall.id, queue_id, exclude=excluded)
+        first = await store.head(u.conn, u.hall.id, queue_id)
         heads = QueueHeads(queue_id, queue.policy, streaks.get(queue_id, 0))
         if first is not None:
-            heads = await _complete_heads(u, heads, first, excluded)
+            heads = await _complete_heads(u, heads, first)
         result.append(heads)
     return result
 
 
-async def _complete_heads(u: Unit, heads: QueueHeads, first: Any, excluded: set[str]) -> QueueHeads:
+async def _complete_heads(u: Unit, heads: QueueHeads, first: Candidate) -> QueueHeads:
     # Call order is (klass, lane_rank, position): the first row is the pinned head if any,
     # else the best priority head; only then is a separate normal head needed.
     if first.klass < KLASS_PRIORITY:
         return QueueHeads(heads.queue, heads.policy, heads.streak, pinned=first)
     if first.klass == KLASS_NORMAL:
         return QueueHeads(heads.queue, heads.policy, heads.streak, normal=first)
-    normal = await store.head(u.conn, u.hall.id, heads.queue, klass=KLASS_NORMAL, exclude=excluded)
+    normal = await store.head(u.conn, u.hall.id, heads.queue, klass=KLASS_NORMAL)
     return QueueHeads(heads.queue, heads.policy, heads.streak, priority=first, normal=normal)
 
 

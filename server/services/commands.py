@@ -98,7 +98,7 @@ class Commands:
                         code="conflict",
                     ) from None
             except (Forbidden, Conflict) as exc:
-                await self._audit_rejection(actor, hall.id, exc)
+                await self.audit_rejection(actor, hall.id, exc)
                 raise
         raise AssertionError("unreachable")
 
@@ -114,7 +114,6 @@ class Commands:
                     return stored
             unit = Unit(conn, hall, actor, now)
             status, payload = await action(unit)
-            published = await unit.flush()
             body = encode(payload)
             if key is not None:
                 await conn.execute(
@@ -122,6 +121,7 @@ class Commands:
                     .where(idempotency.c.scope == actor.audit_id[:64], idempotency.c.key == key)
                     .values(status_code=status, response=body.decode())
                 )
+            published = await unit.flush()  # last: it takes the hall row
         if published and self.publish is not None:
             await self._publish(published)
         return Reply(status, body)
@@ -175,19 +175,31 @@ class Commands:
         except Exception:
             log.exception("publish after commit failed; the outbox relay will retry")
 
-    async def _audit_rejection(self, actor: Actor, hall_id: str, exc: HallqError) -> None:
+    async def audit_rejection(
+        self, actor: Actor, hall_id: str | None, exc: HallqError, *, detail: str | None = None
+    ) -> None:
+        """Record a refused request (R12); never fails the request it records."""
         try:
             async with self.db.write() as conn:
                 await conn.execute(
                     insert(audit).values(
-                        audit_row(actor, hall_id, "rejected", self.clock.now(), outcome=exc.code)
+                        audit_row(
+                            actor,
+                            hall_id,
+                            "rejected",
+                            self.clock.now(),
+                            outcome=exc.code,
+                            detail=detail,
+                        )
                     )
                 )
         except HallqError:
             log.warning("could not audit a rejected request (%s)", exc.code)
 
-    async def read(self, fn: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
-        async with self.db.read() as conn:
+    async def read(
+        self, fn: Callable[[AsyncConnection], Awaitable[Any]], *, snapshot: bool = False
+    ) -> Any:
+        async with self.db.read(snapshot=snapshot) as conn:
             return await fn(conn)
 
     async def purge_idempotency(self) -> int:

@@ -7,11 +7,12 @@ commands never wait on each other in opposite orders. The hall row is taken last
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.config import HallConfig
@@ -88,40 +89,82 @@ class Unit:
         )
 
     async def flush(self) -> list[Published]:
-        """Write audit rows, then take the hall row (last) for seq and write the outbox."""
+        """Write audit rows, then take the hall row (last) for seq and write the outbox.
+
+        Every command of a hall waits on the hall row, so the time between taking it and
+        committing is the hall's throughput limit: on PostgreSQL seq and outbox rows are one
+        statement, and callers write nothing else after ``flush``.
+        """
         if self.audits:
             await self.conn.execute(insert(audit), self.audits)
         if not self.events:
             return []
-        n = len(self.events)
-        row = (
-            await self.conn.execute(
-                update(halls)
-                .where(halls.c.id == self.hall.id)
-                .values(seq=halls.c.seq + n)
-                .returning(halls.c.seq, halls.c.epoch)
-            )
-        ).one()
-        first = row.seq - n + 1
-        published = [
-            Published(self.hall.id, row.epoch, first + i, e.name, self.now, dict(e.data))
+        if self.conn.dialect.name == "postgresql":
+            epoch, last = await _append_pg(self.conn, self.hall.id, self.now, self.events)
+        else:
+            epoch, last = await _append_generic(self.conn, self.hall.id, self.now, self.events)
+        first = last - len(self.events) + 1
+        return [
+            Published(self.hall.id, epoch, first + i, e.name, self.now, dict(e.data))
             for i, e in enumerate(self.events)
         ]
-        await self.conn.execute(
-            insert(outbox),
-            [
-                {
-                    "hall_id": p.hall,
-                    "seq": p.seq,
-                    "epoch": p.epoch,
-                    "name": p.name,
-                    "at": p.at,
-                    "data": p.data,
-                }
-                for p in published
-            ],
+
+
+_APPEND_PG = text(
+    """
+    WITH s AS (
+        UPDATE halls SET seq = seq + :n WHERE id = :hall RETURNING seq, epoch
+    ), ins AS (
+        INSERT INTO outbox (hall_id, seq, epoch, name, at, data, published)
+        SELECT CAST(:hall AS varchar), s.seq - :n + e.ord, s.epoch, e.item->>'name',
+               CAST(:at AS timestamptz), e.item->'data', false
+        FROM s, json_array_elements(CAST(:events AS json)) WITH ORDINALITY AS e(item, ord)
+    )
+    SELECT seq, epoch FROM s
+    """
+)
+
+
+async def _append_pg(
+    conn: AsyncConnection, hall: str, now: datetime, events: list[Event]
+) -> tuple[str, int]:
+    payload = json.dumps([{"name": e.name, "data": e.data} for e in events], default=str)
+    row = (
+        await conn.execute(
+            _APPEND_PG, {"n": len(events), "hall": hall, "at": now, "events": payload}
         )
-        return published
+    ).one()
+    return str(row.epoch), int(row.seq)
+
+
+async def _append_generic(
+    conn: AsyncConnection, hall: str, now: datetime, events: list[Event]
+) -> tuple[str, int]:
+    n = len(events)
+    row = (
+        await conn.execute(
+            update(halls)
+            .where(halls.c.id == hall)
+            .values(seq=halls.c.seq + n)
+            .returning(halls.c.seq, halls.c.epoch)
+        )
+    ).one()
+    last = int(row.seq)
+    await conn.execute(
+        insert(outbox),
+        [
+            {
+                "hall_id": hall,
+                "seq": last - n + 1 + i,
+                "epoch": row.epoch,
+                "name": e.name,
+                "at": now,
+                "data": dict(e.data),
+            }
+            for i, e in enumerate(events)
+        ],
+    )
+    return str(row.epoch), last
 
 
 def audit_row(

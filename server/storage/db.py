@@ -22,7 +22,7 @@ from server.domain.errors import StoreUnavailable
 log = logging.getLogger("hallq.storage")
 
 # Waiting longer than this for a row lock means something is stuck: answer 503, don't hang.
-PG_LOCK_TIMEOUT = "5s"
+PG_LOCK_TIMEOUT = "5000"  # milliseconds
 
 
 class Database:
@@ -40,17 +40,20 @@ class Database:
         """One write transaction: committed on normal exit, rolled back on an exception."""
         if self._write_lock is None:
             async with _unavailable_on_error(), self.engine.begin() as conn:
-                await conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{PG_LOCK_TIMEOUT}'")
                 yield conn
             return
         async with self._write_lock, _unavailable_on_error(), self.engine.begin() as conn:
             yield conn
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction (a consistent snapshot on SQLite WAL and on PostgreSQL)."""
+    async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A read transaction; ``snapshot=True`` makes every statement see one moment.
+
+        SQLite WAL read transactions always do; PostgreSQL needs REPEATABLE READ, which costs
+        a round trip, so only multi-statement views (the hall snapshot) ask for it.
+        """
         async with _unavailable_on_error(), self.engine.connect() as conn:
-            if not self.is_sqlite:
+            if snapshot and not self.is_sqlite:
                 await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
                 yield conn
@@ -76,7 +79,12 @@ def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=False,
         pool_timeout=5,
-        connect_args={"timeout": 5, "command_timeout": 10},
+        # lock_timeout set per connection, not per transaction: one round trip less per command.
+        connect_args={
+            "timeout": 5,
+            "command_timeout": 10,
+            "server_settings": {"lock_timeout": PG_LOCK_TIMEOUT},
+        },
     )
 
 

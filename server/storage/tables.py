@@ -111,7 +111,6 @@ tickets = Table(
     Column("status_token", String(64), nullable=False),
     Column("issued_by", String(64)),
     Column("verified_by", String(64)),
-    UniqueConstraint("hall_id", "queue_id", "business_date", "counter"),
     UniqueConstraint("status_token"),
     # The calling index: only waiting tickets, in call order, so call-next is an index probe
     # whatever the table size (a plain composite index scanned and sorted every call).
@@ -134,7 +133,9 @@ tickets = Table(
         sqlite_where=text("status IN ('called', 'serving')"),
         postgresql_where=text("status IN ('called', 'serving')"),
     ),
-    Index("ix_tickets_hall_date_number", "hall_id", "business_date", "number"),
+    # A number is unique per hall and day (queue prefixes differ within a hall). Not per queue:
+    # a transferred ticket keeps its number and counter in its new queue.
+    Index("uq_tickets_hall_date_number", "hall_id", "business_date", "number", unique=True),
     Index("ix_tickets_hall_status_date", "hall_id", "status", "business_date"),
 )
 

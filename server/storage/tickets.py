@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, func, literal_column, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,11 +19,21 @@ WAITING = "waiting"
 ACTIVE = ("called", "serving")
 
 
+def _is_waiting() -> ColumnElement[bool]:
+    """``status = 'waiting'`` written as a literal, not a bound parameter.
+
+    asyncpg runs prepared statements; once PostgreSQL switches one to its generic plan, a
+    ``status = $n`` cannot prove the partial index ix_tickets_waiting and the plan becomes a
+    sequential scan of every ticket ever issued (tests/server/test_query_plan.py).
+    """
+    return tickets.c.status == literal_column("'waiting'")
+
+
 async def next_counter(conn: AsyncConnection, hall: str, queue: str, day: date) -> int:
     """Increment and return the (hall, queue, day) counter: a row lock, never a sequence."""
     ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(counters)
-    stmt = ins.values(hall_id=hall, queue_id=queue, business_date=day, value=1)
-    stmt = stmt.on_conflict_do_update(
+    upsert = ins.values(hall_id=hall, queue_id=queue, business_date=day, value=1)
+    stmt = upsert.on_conflict_do_update(
         index_elements=["hall_id", "queue_id", "business_date"],
         set_={"value": counters.c.value + 1},
     ).returning(counters.c.value)
@@ -78,11 +88,12 @@ async def head(
     queue: str,
     *,
     klass: int | None = None,
-    exclude: Iterable[str] = (),
 ) -> Candidate | None:
     """The first waiting ticket of a queue in call order (optionally of one call class).
 
-    An index probe on ix_tickets_waiting. No lock: the caller locks the one it picks.
+    An index probe on ix_tickets_waiting that locks the row it returns. On PostgreSQL rows
+    other windows are calling are skipped (SKIP LOCKED), so 25 windows draining one queue
+    never queue up behind each other; on SQLite writes are serialised and nothing is locked.
     """
     c = tickets.c
     stmt = select(
@@ -90,10 +101,8 @@ async def head(
     ).where(c.hall_id == hall, c.queue_id == queue, c.status == WAITING)
     if klass is not None:
         stmt = stmt.where(c.klass == klass)
-    excluded = list(exclude)
-    if excluded:
-        stmt = stmt.where(c.id.not_in(excluded))
-    row = (await conn.execute(stmt.order_by(c.klass, c.lane_rank, c.position).limit(1))).first()
+    stmt = stmt.order_by(c.klass, c.lane_rank, c.position).limit(1)
+    row = (await conn.execute(stmt.with_for_update(skip_locked=True))).first()
     if row is None:
         return None
     return Candidate(
@@ -106,19 +115,6 @@ async def head(
         issued_at=row.issued_at,
         requeued=row.requeues > 0,
     )
-
-
-async def lock_waiting(conn: AsyncConnection, ticket_id: str) -> bool:
-    """Lock a waiting ticket unless another transaction holds it (SKIP LOCKED).
-
-    On SQLite writes are serialised, so a waiting row read here is ours.
-    """
-    stmt = (
-        select(tickets.c.id)
-        .where(tickets.c.id == ticket_id, tickets.c.status == WAITING)
-        .with_for_update(skip_locked=True)
-    )
-    return (await conn.execute(stmt)).first() is not None
 
 
 async def save_ticket(conn: AsyncConnection, t: Ticket, expected_status: str) -> None:
@@ -138,7 +134,7 @@ async def waiting_ahead(conn: AsyncConnection, t: Ticket) -> int:
     stmt = select(func.count()).where(
         c.hall_id == t.hall,
         c.queue_id == t.queue,
-        c.status == WAITING,
+        _is_waiting(),
         tuple_(c.klass, c.lane_rank, c.position) < tuple_(t.klass, t.lane_rank, t.position),
     )
     return int((await conn.execute(stmt)).scalar_one())
@@ -149,7 +145,7 @@ async def waiting_counts(conn: AsyncConnection, hall: str) -> dict[str, tuple[in
     c = tickets.c
     stmt = (
         select(c.queue_id, func.count(), func.min(c.issued_at))
-        .where(c.hall_id == hall, c.status == WAITING)
+        .where(c.hall_id == hall, _is_waiting())
         .group_by(c.queue_id)
     )
     return {row[0]: (int(row[1]), row[2]) for row in await conn.execute(stmt)}
@@ -157,15 +153,13 @@ async def waiting_counts(conn: AsyncConnection, hall: str) -> dict[str, tuple[in
 
 async def queue_waiting(conn: AsyncConnection, hall: str, queue: str) -> int:
     c = tickets.c
-    stmt = select(func.count()).where(c.hall_id == hall, c.queue_id == queue, c.status == WAITING)
+    stmt = select(func.count()).where(c.hall_id == hall, c.queue_id == queue, _is_waiting())
     return int((await conn.execute(stmt)).scalar_one())
 
 
 async def min_position(conn: AsyncConnection, hall: str, queue: str) -> float | None:
     c = tickets.c
-    stmt = select(func.min(c.position)).where(
-        c.hall_id == hall, c.queue_id == queue, c.status == WAITING
-    )
+    stmt = select(func.min(c.position)).where(c.hall_id == hall, c.queue_id == queue, _is_waiting())
     value = (await conn.execute(stmt)).scalar_one()
     return float(value) if value is not None else None
 
@@ -180,7 +174,7 @@ async def next_positions(
         .where(
             c.hall_id == hall,
             c.queue_id == queue,
-            c.status == WAITING,
+            _is_waiting(),
             c.klass == klass,
             c.lane_rank == lane_rank,
         )

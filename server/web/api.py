@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.domain.errors import Forbidden
-from server.domain.model import Outcome
+from server.domain.errors import Forbidden, not_found
+from server.domain.model import Outcome, Ticket
 from server.services import auth, calling, issuing
 from server.services import tickets as ticket_service
 from server.services import windows as window_service
@@ -19,8 +19,10 @@ from server.services.snapshot import snapshot
 from server.services.unit import Unit
 from server.services.views import ticket_view
 from server.storage import halls as hall_store
+from server.storage import tickets as ticket_store
+from server.storage.rows import ticket_from_row
 from server.web import inputs
-from server.web.deps import actor, idempotency_key, state
+from server.web.deps import actor, idempotency_key, require_hall, state
 from server.web.halls import hall_view
 
 Action = Callable[[Unit], Awaitable[tuple[int, Any]]]
@@ -66,9 +68,9 @@ async def get_snapshot(request: Request) -> Response:
     st = state(request)
     hall = st.config.hall(request.path_params["hall"])
     who = await actor(request)
-    who.require_hall(hall.id)
+    await require_hall(request, who, hall.id)
     now = st.clock.now()
-    return _json(await st.commands.read(lambda conn: snapshot(conn, hall, now)))
+    return _json(await st.commands.read(lambda conn: snapshot(conn, hall, now), snapshot=True))
 
 
 async def issue_ticket(request: Request) -> Response:
@@ -87,12 +89,12 @@ async def get_ticket(request: Request) -> Response:
     st = state(request)
     who = await actor(request)
 
-    async def read(conn: Any) -> dict[str, Any]:
-        t = await ticket_service.load(conn, None, request.path_params["id"])
-        who.require_hall(t.hall)
-        return await ticket_service.view(conn, st.config.hall(t.hall), t)
-
-    return _json(await st.commands.read(read))
+    t: Ticket = await st.commands.read(
+        lambda conn: ticket_service.load(conn, None, request.path_params["id"])
+    )
+    await require_hall(request, who, t.hall)
+    hall = st.config.hall(t.hall)
+    return _json(await st.commands.read(lambda conn: ticket_service.view(conn, hall, t)))
 
 
 async def public_ticket(request: Request) -> Response:
@@ -100,10 +102,10 @@ async def public_ticket(request: Request) -> Response:
     token = request.path_params["token"]
 
     async def read(conn: Any) -> dict[str, Any]:
-        row = await ticket_service.store.get_by_token(conn, token)
+        row = await ticket_store.get_by_token(conn, token)
         if row is None or len(token) < 16:
-            raise ticket_service.not_found("ticket", "…", "票号")
-        t = ticket_service.ticket_from_row(row)
+            raise not_found("ticket", "…", "票号")
+        t = ticket_from_row(row)
         return ticket_service.public_view(
             await ticket_service.view(conn, st.config.hall(t.hall), t)
         )

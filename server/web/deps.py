@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from server.domain.errors import Unauthorized
+from server.domain.errors import Forbidden, Unauthorized
 from server.services import auth
 from server.services.actors import Actor
 from server.web.state import AppState
@@ -22,17 +22,42 @@ def bearer(request: Request) -> str | None:
     return request.cookies.get("hallq_session")
 
 
+# Who a refused, unauthenticated request is audited as (R12).
+ANONYMOUS = Actor(kind="public", id="anonymous", role="public")
+
+
 async def actor(request: Request) -> Actor:
-    """The caller, from a device token or a staff session; 401 without a valid one."""
+    """The caller, from a device token or a staff session; 401 (audited) without a valid one."""
     token = bearer(request)
-    if token is None:
-        raise Unauthorized(
-            "请先登录或使用已登记的设备。",
-            "Missing bearer token: send 'Authorization: Bearer <token>'.",
-        )
     st = state(request)
-    now = st.clock.now()
-    return await st.commands.read(lambda conn: auth.authenticate(conn, token, now))
+    try:
+        if token is None:
+            raise Unauthorized(
+                "请先登录或使用已登记的设备。",
+                "Missing bearer token: send 'Authorization: Bearer <token>'.",
+            )
+        now = st.clock.now()
+        who: Actor = await st.commands.read(lambda conn: auth.authenticate(conn, token, now))
+    except Unauthorized as exc:
+        # A hash prefix tells which revoked or expired credential it was, never a person.
+        detail = f"token sha256:{auth.hash_token(token)[:16]}" if token else "no token"
+        await st.commands.audit_rejection(ANONYMOUS, _path_hall(request), exc, detail=detail)
+        raise
+    return who
+
+
+async def require_hall(request: Request, who: Actor, hall_id: str) -> None:
+    """``who.require_hall`` for reads, auditing a refusal as commands do (R12)."""
+    try:
+        who.require_hall(hall_id)
+    except Forbidden as exc:
+        await state(request).commands.audit_rejection(who, hall_id, exc)
+        raise
+
+
+def _path_hall(request: Request) -> str | None:
+    hall = request.path_params.get("hall")
+    return hall if isinstance(hall, str) and hall in state(request).config.halls else None
 
 
 def idempotency_key(request: Request) -> str | None:
