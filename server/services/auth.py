@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.errors import BadRequest, Conflict, RateLimited, Unauthorized, not_found
 from server.services.actors import DEVICE_ROLES, STAFF_ROLES, Actor
+from server.storage.ids import new_id
 from server.storage.tables import devices, staff, staff_sessions
 
 # Argon2id with a bounded cost: ~50 ms on these machines, 64 MiB; login is rare.
@@ -78,7 +78,7 @@ async def add_staff(
         raise Conflict(
             f"用户名 {username} 已存在。", f"Username {username!r} exists.", code="username_taken"
         )
-    staff_id = uuid.uuid4().hex
+    staff_id = new_id()
     digest = await asyncio.to_thread(HASHER.hash, password)
     await conn.execute(
         staff.insert().values(
@@ -179,7 +179,7 @@ async def add_device(
             code="validation_error",
             details={"fields": {"window": "required"}},
         )
-    device_id = uuid.uuid4().hex[:16]
+    device_id = new_id(16)
     token, code = new_token("hqd"), secrets.token_urlsafe(12)
     await conn.execute(
         devices.insert().values(

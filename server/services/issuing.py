@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from dataclasses import dataclass
 
 from server.config import HallConfig, LaneConfig, QueueConfig
@@ -15,6 +14,7 @@ from server.domain.numbering import check_issue_allowed, format_number, issue_po
 from server.services.actors import Actor
 from server.services.unit import Unit
 from server.storage import tickets as store
+from server.storage.ids import new_id
 
 CHANNEL_BY_ROLE = {"kiosk": "kiosk", "guide": "guide", "manager": "guide", "admin": "guide"}
 CHANNELS = frozenset({"kiosk", "guide", "appointment", "mobile"})
@@ -98,7 +98,7 @@ async def issue(u: Unit, req: IssueRequest) -> Ticket:
     # The cap is checked after taking the counter: a refused issue rolls the increment back.
     check_issue_allowed(u.now, u.hall.tz, u.hall.hours, None, queue.daily_cap, counter - 1)
     ticket = Ticket(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         hall=u.hall.id,
         queue=queue.id,
         number=format_number(queue.prefix, counter),

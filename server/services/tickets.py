@@ -15,6 +15,7 @@ from server.domain.errors import BadRequest, Conflict, Forbidden, not_found
 from server.domain.eta import estimate_wait_s
 from server.domain.model import Ticket, TicketStatus
 from server.domain.numbering import requeue_position, should_expire
+from server.domain.privacy import redact
 from server.services.unit import Unit
 from server.services.views import ticket_view
 from server.storage import tickets as store
@@ -121,8 +122,9 @@ async def evaluate(
         "hall_id": t.hall,
         "window_id": t.window,
         "rating": rating,
-        "reasons": reasons,
-        "comment": comment,
+        # Free text from citizens: ID and mobile numbers are masked before storing (R13).
+        "reasons": [redact(r) for r in reasons],
+        "comment": redact(comment) if comment is not None else None,
         "created_at": u.now,
         "followup_due": due,
     }

@@ -9,6 +9,7 @@ from sqlalchemy import Row, update
 from server.domain import events
 from server.domain.errors import BadRequest, Conflict
 from server.domain.model import WindowStatus
+from server.domain.privacy import redact
 from server.services.unit import Unit
 from server.storage import halls as hall_store
 from server.storage import tickets as store
@@ -90,7 +91,7 @@ async def close_window(u: Unit, window_id: str) -> Row[Any]:
 async def pause_window(u: Unit, window_id: str, reason: str) -> Row[Any]:
     """Pause with a reason (暂停服务); the window is shown paused and receives no calls."""
     u.actor.require_window(u.hall.id, window_id)
-    reason = reason.strip()
+    reason = redact(reason.strip())  # shown on hall screens and events: no personal numbers
     if not reason or len(reason) > 100:
         raise BadRequest(
             "请填写暂停原因（1–100 字）。",

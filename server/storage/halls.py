@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -11,12 +10,13 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.errors import not_found
+from server.storage.ids import new_id
 from server.storage.tables import halls, queue_state, windows
 
 
 def new_epoch() -> str:
     """A fresh epoch: clients seeing a new one drop their state and resync."""
-    return secrets.token_hex(8)
+    return new_id(16)
 
 
 async def ensure_hall(conn: AsyncConnection, hall_id: str, now: datetime) -> None:

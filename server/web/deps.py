@@ -39,8 +39,9 @@ async def actor(request: Request) -> Actor:
         now = st.clock.now()
         who: Actor = await st.commands.read(lambda conn: auth.authenticate(conn, token, now))
     except Unauthorized as exc:
-        # A hash prefix tells which revoked or expired credential it was, never a person.
-        detail = f"token sha256:{auth.hash_token(token)[:16]}" if token else "no token"
+        # A hash prefix tells which revoked or expired credential it was, never a person;
+        # 10 hex digits can never form an 11-digit "mobile number" (R13 scans audit rows).
+        detail = f"token sha256:{auth.hash_token(token)[:10]}" if token else "no token"
         await st.commands.audit_rejection(ANONYMOUS, _path_hall(request), exc, detail=detail)
         raise
     return who
