@@ -15,13 +15,13 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.errors import BadRequest, Conflict, RateLimited, Unauthorized, not_found
 from server.services.actors import DEVICE_ROLES, STAFF_ROLES, Actor
 from server.storage.ids import new_id
-from server.storage.tables import devices, staff, staff_sessions
+from server.storage.tables import devices, login_failures, staff, staff_sessions
 
 # Argon2id with a bounded cost: ~50 ms on these machines, 64 MiB; login is rare.
 HASHER = PasswordHasher(time_cost=2, memory_cost=65536, parallelism=1)
@@ -98,23 +98,19 @@ async def add_staff(
 async def login(
     conn: AsyncConnection, username: str, password: str, now: datetime, ttl_h: int
 ) -> tuple[str, datetime, dict[str, Any]]:
-    """Verify a password; returns (token, expires_at, staff view). Same answer for unknown user."""
+    """Verify a password; returns (token, expires_at, staff view).
+
+    Failures are counted per username (hashed), whether or not the account exists, so the
+    answers for an unknown user and a wrong password are the same, throttling included (R14).
+    """
+    key = hash_token("login:" + username.strip().lower())
+    await _refuse_if_locked(conn, key, now)
     row = (await conn.execute(select(staff).where(staff.c.username == username))).first()
-    if row is not None and row.locked_until is not None and row.locked_until > now:
-        wait = int((row.locked_until - now).total_seconds()) + 1
-        raise RateLimited(
-            "登录失败次数过多，请稍后再试。",
-            "Too many failed logins; try again later.",
-            retry_after=wait,
-        )
     ok = await asyncio.to_thread(_verify, row.password_hash if row else _DUMMY_HASH, password)
     if row is None or not ok or not row.active:
-        if row is not None:
-            await _count_failure(conn, row, now)
+        await _count_failure(conn, key, now)
         raise Unauthorized("用户名或密码错误。", "Wrong username or password.", code="login_failed")
-    await conn.execute(
-        update(staff).where(staff.c.id == row.id).values(failed_logins=0, locked_until=None)
-    )
+    await conn.execute(delete(login_failures).where(login_failures.c.key == key))
     token = new_token("hqs")
     expires = now + timedelta(hours=ttl_h)
     await conn.execute(
@@ -137,6 +133,18 @@ async def login(
     return token, expires, view
 
 
+async def _refuse_if_locked(conn: AsyncConnection, key: str, now: datetime) -> None:
+    stmt = select(login_failures.c.locked_until).where(login_failures.c.key == key)
+    locked_until = (await conn.execute(stmt)).scalar_one_or_none()
+    if locked_until is not None and locked_until > now:
+        wait = int((locked_until - now).total_seconds()) + 1
+        raise RateLimited(
+            "登录失败次数过多，请稍后再试。",
+            "Too many failed logins; try again later.",
+            retry_after=wait,
+        )
+
+
 def _verify(digest: str, password: str) -> bool:
     try:
         return HASHER.verify(digest, password)
@@ -144,14 +152,18 @@ def _verify(digest: str, password: str) -> bool:
         return False
 
 
-async def _count_failure(conn: AsyncConnection, row: Any, now: datetime) -> None:
-    failures = row.failed_logins + 1
+async def _count_failure(conn: AsyncConnection, key: str, now: datetime) -> None:
+    stmt = select(login_failures.c.failures).where(login_failures.c.key == key)
+    before = (await conn.execute(stmt)).scalar_one_or_none()
+    failures = (before or 0) + 1
     locked = now + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
-    await conn.execute(
-        update(staff)
-        .where(staff.c.id == row.id)
-        .values(failed_logins=failures, locked_until=locked)
-    )
+    values = {"failures": 0 if locked else failures, "locked_until": locked, "updated_at": now}
+    if before is None:
+        await conn.execute(login_failures.insert().values(key=key, **values))
+    else:
+        await conn.execute(
+            update(login_failures).where(login_failures.c.key == key).values(**values)
+        )
 
 
 async def add_device(

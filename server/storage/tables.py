@@ -149,10 +149,19 @@ staff = Table(
     Column("role", String(16), nullable=False),
     Column("hall_id", String(64)),
     Column("password_hash", String(256), nullable=False),
-    Column("failed_logins", Integer, nullable=False, server_default="0"),
-    Column("locked_until", UTCDateTime),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Failed logins per username (SHA-256 of it), existing or not: throttling an unknown name
+# exactly like a real one keeps the answers alike, so accounts cannot be discovered (R14).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 staff_sessions = Table(
