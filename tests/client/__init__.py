@@ -1,0 +1,1 @@
+"""Tests of the Python live client (server/client) and the fault proxy."""
