@@ -14,13 +14,13 @@ from server.domain import events, lifecycle
 from server.domain.errors import BadRequest, Conflict, Forbidden, not_found
 from server.domain.eta import estimate_wait_s
 from server.domain.model import Ticket, TicketStatus
-from server.domain.numbering import requeue_position, should_expire
+from server.domain.numbering import issue_position, requeue_position, should_expire
 from server.domain.privacy import redact
 from server.services.unit import Unit
 from server.services.views import ticket_view
 from server.storage import tickets as store
 from server.storage.rows import ticket_from_row
-from server.storage.tables import evaluations, tickets
+from server.storage.tables import counters, evaluations, tickets
 
 FOLLOWUP_WORKING_DAYS = 5
 
@@ -67,11 +67,25 @@ async def requeue(u: Unit, ticket_id: str) -> Ticket:
         u.conn, u.hall.id, before.queue, klass, before.lane_rank, u.hall.rules.requeue_after + 1
     )
     position = requeue_position(ahead, u.hall.rules.requeue_after)
+    if ahead and len(ahead) <= u.hall.rules.requeue_after:
+        # Last in line: stay ahead of the next ticket issued (its position is its counter),
+        # else the two tie and call-next picks between them arbitrarily.
+        upcoming = issue_position(await _issued_today(u, before.queue) + 1)
+        if upcoming > ahead[-1]:
+            position = (ahead[-1] + upcoming) / 2.0
     ticket = lifecycle.requeue(before, position, u.now, u.hall.rules, u.today)
     await store.save_ticket(u.conn, ticket, before.status.value)
     u.emit(events.ticket_event(events.TICKET_REQUEUED, ticket))
     u.audit("ticket.requeue", ticket=ticket.id)
     return ticket
+
+
+async def _issued_today(u: Unit, queue: str) -> int:
+    c = counters.c
+    stmt = select(c.value).where(
+        c.hall_id == u.hall.id, c.queue_id == queue, c.business_date == u.today
+    )
+    return int((await u.conn.execute(stmt)).scalar() or 0)
 
 
 async def cancel(u: Unit, ticket_id: str) -> Ticket:
@@ -88,10 +102,22 @@ async def cancel(u: Unit, ticket_id: str) -> Ticket:
 
 async def expire_due(u: Unit) -> int:
     """Expire waiting tickets of past days or after closing; nothing is deleted."""
+    # Only the due ones are read and locked: locking every waiting ticket once a minute would
+    # make call-next (SKIP LOCKED) see an empty queue while this runs.
+    today = u.today
+    due_until = (
+        today
+        if should_expire(today, u.now, u.hall.tz, u.hall.hours)
+        else (today - timedelta(days=1))
+    )
     rows = (
         await u.conn.execute(
             select(tickets)
-            .where(tickets.c.hall_id == u.hall.id, tickets.c.status == "waiting")
+            .where(
+                tickets.c.hall_id == u.hall.id,
+                tickets.c.status == "waiting",
+                tickets.c.business_date <= due_until,
+            )
             .with_for_update(skip_locked=True)
         )
     ).all()

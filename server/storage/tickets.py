@@ -98,7 +98,7 @@ async def head(
     c = tickets.c
     stmt = select(
         c.id, c.queue_id, c.lane, c.lane_rank, c.klass, c.position, c.issued_at, c.requeues
-    ).where(c.hall_id == hall, c.queue_id == queue, c.status == WAITING)
+    ).where(c.hall_id == hall, c.queue_id == queue, _is_waiting())
     if klass is not None:
         stmt = stmt.where(c.klass == klass)
     stmt = stmt.order_by(c.klass, c.lane_rank, c.position).limit(1)
