@@ -1,11 +1,11 @@
 """Runs a command in one transaction with its Idempotency-Key record, then publishes its events.
 
-Idempotency: the key's row is inserted in the command's own transaction. On PostgreSQL a
-concurrent request with the same key blocks on that insert until the first commits, then
-fails the unique check and is answered from the stored response: ten concurrent presses give
-ten identical replies and one ticket. A request still blocked after the lock timeout gets
-409 ``idempotency_in_flight``. On SQLite writes are serialised, so the second simply finds
-the finished record.
+Idempotency: the key's row is inserted (ON CONFLICT DO NOTHING) in the command's own
+transaction. On PostgreSQL a concurrent request with the same key blocks on that insert until
+the first commits, inserts nothing and is answered from the stored response: ten concurrent
+presses give ten identical replies and one ticket. A request still blocked after the lock
+timeout gets 409 ``idempotency_in_flight``. On SQLite writes are serialised, so the second
+simply finds the finished record.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -129,20 +130,22 @@ class Commands:
     async def _claim(
         self, conn: AsyncConnection, actor: Actor, key: str, request_hash: str, now: datetime
     ) -> Reply | None:
+        """Take the key (one statement when it is new), or answer from its stored reply.
+
+        ON CONFLICT DO NOTHING waits, on PostgreSQL, for a concurrent transaction holding the
+        same key to finish; it then inserts nothing and the stored reply is read instead.
+        """
         scope = actor.audit_id[:64]
-        row = (
-            await conn.execute(
-                select(idempotency).where(idempotency.c.scope == scope, idempotency.c.key == key)
-            )
-        ).first()
-        if row is not None:
-            return self._replay(row, request_hash)
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+            idempotency
+        )
+        stmt = (
+            ins.values(scope=scope, key=key, request_hash=request_hash, created_at=now)
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(idempotency.c.key)
+        )
         try:
-            await conn.execute(
-                insert(idempotency).values(
-                    scope=scope, key=key, request_hash=request_hash, created_at=now
-                )
-            )
+            claimed = (await conn.execute(stmt)).first() is not None
         except DBAPIError as exc:
             if "lock" in str(exc.orig).lower() and "timeout" in str(exc.orig).lower():
                 raise Conflict(
@@ -151,7 +154,11 @@ class Commands:
                     code="idempotency_in_flight",
                 ) from exc
             raise
-        return None
+        if claimed:
+            return None
+        where = (idempotency.c.scope == scope) & (idempotency.c.key == key)
+        row = (await conn.execute(select(idempotency).where(where))).one()
+        return self._replay(row, request_hash)
 
     @staticmethod
     def _replay(row: Any, request_hash: str) -> Reply:

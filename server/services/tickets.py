@@ -16,6 +16,7 @@ from server.domain.eta import estimate_wait_s
 from server.domain.model import Ticket, TicketStatus
 from server.domain.numbering import issue_position, requeue_position, should_expire
 from server.domain.privacy import redact
+from server.services import eta_cache
 from server.services.unit import Unit
 from server.services.views import ticket_view
 from server.storage import tickets as store
@@ -39,7 +40,7 @@ async def view(conn: AsyncConnection, hall: HallConfig, t: Ticket) -> dict[str, 
     if t.status != TicketStatus.WAITING:
         return ticket_view(t, waiting_ahead=0, estimated_wait_s=0)
     ahead = await store.waiting_ahead(conn, t)
-    recent = await store.recent_service_seconds(conn, hall.id, t.queue)
+    recent = await eta_cache.recent_service_seconds(conn, hall.id, t.queue)
     serving = sum(1 for w in hall.windows.values() if t.queue in w.queues) or 1
     expected = hall.services[t.service].expected_minutes if t.service in hall.services else None
     eta = estimate_wait_s(ahead, recent, serving, expected)
