@@ -92,6 +92,8 @@ def _with_settings(config: AppConfig, settings: Any) -> AppConfig:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from server.web.app import WS_MAX_SIZE
+
     config = load(args)
     s = config.server
     os.environ["HALLQ_CONFIG"] = str(config.path)
@@ -106,6 +108,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http="httptools",
         ws="websockets-sansio",
         ws_per_message_deflate=False,
+        ws_max_size=WS_MAX_SIZE,
         log_level="info",
         proxy_headers=False,
     )

@@ -141,7 +141,7 @@ async def _seed_hall(
 def run_demo(*, host: str, port: int) -> int:
     import uvicorn
 
-    from server.web.app import create_app
+    from server.web.app import WS_MAX_SIZE, create_app
 
     folder = Path(tempfile.mkdtemp(prefix="hallq-demo-"))
     base = load_config(config_path(None, os.environ))
@@ -151,5 +151,13 @@ def run_demo(*, host: str, port: int) -> int:
     print(f"API:  {config.server.public_base_url}/api/v1/halls      health: /health/ready")
     print(f"data: {folder}   (deleted by nobody: remove it when done)")
     app = create_app(config)
-    uvicorn.run(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        ws_max_size=WS_MAX_SIZE,
+    )
     return 0

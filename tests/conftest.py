@@ -177,9 +177,7 @@ async def running_hall(
 
 
 @pytest.fixture
-async def hall(
-    database_url: str, app_config: AppConfig, clock: ManualClock
-) -> AsyncIterator[Hall]:
+async def hall(database_url: str, app_config: AppConfig, clock: ManualClock) -> AsyncIterator[Hall]:
     """The app on the parametrized database with devices and staff enrolled in jinjiang."""
     async with running_hall(database_url, app_config, clock) as h:
         yield h

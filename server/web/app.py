@@ -17,14 +17,18 @@ from starlette.routing import Mount, Route
 from server.config import AppConfig
 from server.domain.clock import Clock, SystemClock
 from server.domain.errors import HallqError
+from server.realtime.broadcast import Broadcast
+from server.realtime.options import MAX_FRAME_BYTES, RealtimeOptions
 from server.services.commands import Commands, Publisher
 from server.services.setup import bootstrap, expire_all
 from server.storage.db import Database
-from server.web import api, errors
+from server.web import api, errors, ws
+from server.web.live import build_realtime
 from server.web.state import AppState
 
 log = logging.getLogger("hallq.app")
 HOUSEKEEPING_INTERVAL_S = 60.0
+WS_MAX_SIZE = MAX_FRAME_BYTES  # uvicorn's ws_max_size wherever hallq runs uvicorn
 
 
 def create_app(
@@ -34,37 +38,56 @@ def create_app(
     clock: Clock | None = None,
     publish: Publisher | None = None,
     housekeeping: bool = True,
+    broadcast_url: str | None = None,
+    broadcast: Broadcast | None = None,
+    realtime: RealtimeOptions | None = None,
 ) -> Starlette:
-    """Build the app; nothing connects until the lifespan starts."""
+    """Build the app; nothing connects until the lifespan starts.
+
+    ``broadcast_url`` overrides ``config.server.broadcast_url``; ``broadcast`` injects a
+    backend (tests); ``realtime`` shortens the websocket layer's intervals (tests).
+    """
     url = database_url or config.server.database_url
     db = Database(url)
     the_clock = clock or SystemClock()
-    st = AppState(config, db, the_clock, Commands(db, config, the_clock, publish))
+    st = AppState(config, db, the_clock, Commands(db, config, the_clock))
+    rt = build_realtime(
+        st,
+        broadcast_url or config.server.broadcast_url,
+        options=realtime,
+        broadcast=broadcast,
+        publish=publish,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.hallq = st
         # 1. schema and the rows config.toml implies
         await bootstrap(db, config, the_clock.now())
+        # 2. real time: broadcast (a Redis outage does not stop start-up), hub tasks, relay
+        await rt.start()
         st.ready = True
-        # 2. housekeeping: expire at closing, forget old idempotency keys
+        # 3. housekeeping: expire at closing, forget old idempotency keys
         task = asyncio.create_task(_housekeeping(st)) if housekeeping else None
         try:
             yield
         finally:
-            # 3. stop background work before the engine goes away
+            # 4. stop background work before the engine goes away
             st.ready = False
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            # 4. close pooled connections
+            # 5. real time: relay marks what it published, hub closes sockets (1012), broadcast
+            await rt.stop()
+            # 6. close pooled connections
             await db.dispose()
 
     return Starlette(
         routes=[
             Mount("/api/v1", routes=[*api.routes, *_health_routes()]),
             *_health_routes(),
+            *ws.routes,
         ],
         exception_handlers={
             HallqError: errors.hallq_error,
@@ -96,6 +119,8 @@ async def ready(request: Request) -> Response:
         await asyncio.wait_for(st.db.ping(), timeout=2.0)
     except (HallqError, TimeoutError) as exc:
         failing["database"] = type(exc).__name__
+    if st.realtime is not None and not st.realtime.broadcast.healthy:
+        failing["broadcast"] = "unreachable; screens are fed from the outbox meanwhile"
     if failing:
         return JSONResponse(
             {"status": "unavailable", "failing": failing},

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from server.config import AppConfig
 from server.domain.clock import Clock
+from server.realtime.runtime import Realtime
 from server.services.commands import Commands
 from server.storage.db import Database
 
@@ -17,3 +18,4 @@ class AppState:
     clock: Clock
     commands: Commands
     ready: bool = False
+    realtime: Realtime | None = None

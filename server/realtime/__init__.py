@@ -1,0 +1,1 @@
+"""Real-time delivery: outbox events → broadcast backends → per-connection send queues."""
