@@ -1,9 +1,10 @@
 """The outbox relay: publish after commit, mark published, re-publish what a crash left behind.
 
 ``Relay.publish`` is the ``publish`` hook of ``Commands``: after a command commits, each
-event frame goes to its ``hall_channel``; the rows are then marked ``published = true`` in
-one small transaction (a failed mark is retried every ``mark_s``). When the broadcast is
-down the frames go straight to this process's hub instead (other processes read the outbox).
+event frame goes to its ``hall_channel``; the rows are marked ``published = true`` in one small
+transaction per ``mark_s`` for everything published meanwhile (a failed mark is retried).
+When the broadcast is down the frames go straight to this process's hub instead (other
+processes read the outbox).
 
 The sweep finds rows still unpublished ``sweep_age_s`` after it first saw them (the process
 died between commit and publish, or the broadcast was down) and publishes them again:
@@ -77,10 +78,10 @@ class Relay:
             for _, _, text in items:
                 self.hub.offer_text(text)
             return
+        # Marked in batches every ``mark_s`` by the mark loop: marking inline would cost every
+        # command a second write transaction (on SQLite, a second turn of the one writer).
         for hall, seq, _ in items:
             self._unmarked.setdefault(hall, set()).add(seq)
-        with contextlib.suppress(HallqError, SQLAlchemyError, OSError):
-            await self.mark()  # now, so a command's reply finds its outbox rows settled
 
     def start(self) -> None:
         self._tasks = [
