@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from server.domain.errors import StoreUnavailable
@@ -118,6 +119,13 @@ async def _unavailable_on_error() -> AsyncIterator[None]:
                 "The database is unavailable; retry shortly.",
             ) from exc
         raise
+    except PoolTimeout as exc:
+        # Every pooled connection is busy (e.g. a thousand screens reconnecting at once): that
+        # is "try again shortly", not an internal error.
+        log.warning("database pool exhausted: %s", exc)
+        raise StoreUnavailable(
+            "系统繁忙，请稍后重试。", "All database connections are busy; retry shortly."
+        ) from exc
     except (OSError, TimeoutError, ConnectionError) as exc:
         log.warning("database unreachable: %s", exc)
         raise StoreUnavailable(

@@ -1,0 +1,553 @@
+"""Live bench: call → screen latency of hallq's ``/ws``, against a bare Starlette broadcast.
+
+Run: python bench/live_bench.py   (or scripts/bench --live)   — about 4–5 minutes.
+
+Screens are websocket clients (``websockets`` asyncio client, bench/live_load.py) in
+``--screen-procs`` separate processes; each sends hello with a display token and records, for
+every ``ticket.called`` event, receive time − the event's ``at``. One more process plays the
+windows: call-next over HTTP (terminal tokens, ``finish_current``) at ``--rate`` calls/s in
+total, recording send and response time per ticket number, which is joined with the screens'
+records afterwards (``send→screen``). Scenarios (each with its duration flag):
+
+  hall     50 screens on one server process                          goal p99 ≤ 10 ms
+  scale    1,000 screens over 2 server processes sharing a private
+           redis-server (broadcast) and PostgreSQL, ≥ 60 s             goal p99 ≤ 50 ms
+  big      2,000 screens on one server process                       goal ≤ 35 kB/connection
+  storm    then 1,000 of those 2,000 dropped at once (sockets aborted); they reconnect with
+           jitter ≤ 1 s sending epoch/last_seq                       goal all back ≤ 2 s,
+                                                                     others' p99 ≤ 250 ms
+  bare     bench/bare_ws.py (Starlette, per-connection queues, no DB) with 50, 1,000 and
+           2,000 screens at the same rate; hallq's p99 is reported as a ratio of it
+
+PostgreSQL: database ``hallq_live_bench`` is dropped and re-created. Servers are uvicorn
+subprocesses on 127.0.0.1 run as ``hallq serve`` runs them (uvloop, httptools,
+websockets-sansio, no per-message deflate). RSS per connection = (VmRSS after connecting −
+VmRSS before) / connections, from /proc/PID/status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import benchlib as lib
+import httpx
+import live_load
+from queue_bench import create_pg_database
+
+BENCH = Path(__file__).resolve().parent
+N_DISPLAYS = 20  # display tokens, shared round-robin by the screens
+WINDOWS = lib.ALL_WINDOWS  # 25 terminals calling the social queue
+
+
+@dataclass
+class Row:
+    scenario: str
+    screens: int
+    procs: int
+    lat: list[float] = field(default_factory=list)  # recv − at, ms
+    e2e: list[float] = field(default_factory=list)  # recv − HTTP send, ms
+    rss_kb: float | None = None
+    ratio: float | None = None
+    goal: str = "-"
+    notes: list[str] = field(default_factory=list)
+
+    def pct(self, q: float, which: str = "lat") -> float:
+        return lib.percentile(getattr(self, which), q)
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@contextmanager
+def run_uvicorn(
+    app: list[str], env: dict[str, str], log_path: Path, ready: str = "/health/ready"
+) -> Iterator[lib.Server]:
+    """uvicorn as ``hallq serve`` runs it, on a free port; waits until ``ready`` answers 200."""
+    port = lib.free_port()
+    cmd = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"]
+    cmd += ["--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
+    cmd += ["--no-access-log", "--log-level", "warning", "--workers", "1"]
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=lib.ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}; see {log_path}")
+            try:
+                if httpx.get(url + ready, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not ready after 30 s; see {log_path}")
+            time.sleep(0.1)
+        time.sleep(0.5)  # start-up housekeeping
+        yield lib.Server(proc, url)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def private_redis(tmp: Path) -> Iterator[str]:
+    port = lib.free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    cmd += ["--appendonly", "no", "--dir", str(tmp)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                import socket
+
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class Worker:
+    """A load process (spawned) answering commands over a Pipe."""
+
+    def __init__(self, target: Any) -> None:
+        ctx = mp.get_context("spawn")
+        self.pipe, child = ctx.Pipe()
+        self.proc = ctx.Process(target=target, args=(child,), daemon=True)
+        self.proc.start()
+
+    def send(self, op: str, **kw: Any) -> None:
+        self.pipe.send({"op": op, **kw})
+
+    def recv(self, timeout: float) -> Any:
+        if not self.pipe.poll(timeout):
+            raise TimeoutError(f"load process did not answer within {timeout:.0f} s")
+        return self.pipe.recv()
+
+    def ask(self, op: str, timeout: float = 120, **kw: Any) -> Any:
+        self.send(op, **kw)
+        return self.recv(timeout)
+
+    def stop(self) -> None:
+        with suppress(TimeoutError, OSError, EOFError):
+            self.ask("stop", timeout=20)
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+# --- the bench ---------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args = args
+        self.tmp = tmp
+        self.screens = [Worker(live_load.screens_main) for _ in range(args.screen_procs)]
+        self.caller = Worker(live_load.windows_main)
+        self.rows: list[Row] = []
+
+    def close(self) -> None:
+        for w in [*self.screens, self.caller]:
+            w.stop()
+
+    # helpers
+    def connect(self, urls: list[str], tokens: list[str], n: int) -> tuple[int, float]:
+        parts = [
+            n // len(self.screens) + (i < n % len(self.screens)) for i in range(len(self.screens))
+        ]
+        for w, k in zip(self.screens, parts, strict=True):
+            w.send("connect", urls=urls, tokens=tokens, n=k)
+        replies = [w.recv(180) for w in self.screens]
+        return sum(r["connected"] for r in replies), max(r["seconds"] for r in replies)
+
+    def close_screens(self) -> None:
+        for w in self.screens:
+            w.send("close")
+        for w in self.screens:
+            w.recv(60)
+
+    def start_calls(
+        self, urls: list[str], windows: dict[str, str | None], path: str, secs: float
+    ) -> None:
+        self.caller.send(
+            "call", urls=urls, windows=windows, path=path, rate=self.args.rate, seconds=secs
+        )
+
+    def collect(self) -> list[dict[str, Any]]:
+        for w in self.screens:
+            w.send("collect")
+        out = []
+        for w in self.screens:
+            r = w.recv(120)
+            for k, typ in (("idx", "i"), ("num", "i"), ("at", "d"), ("recv", "d")):
+                a = array(typ)
+                a.frombytes(r[k])
+                r[k] = a
+            out.append(r)
+        return out
+
+    def reset_screens(self) -> None:
+        for w in self.screens:
+            w.ask("reset")
+
+    def measure(
+        self,
+        row: Row,
+        calls: dict[str, Any],
+        parts: list[dict[str, Any]],
+        include: Any = None,
+    ) -> None:
+        """Fill ``row`` from the screens' records (``include(proc, idx)`` filters screens)."""
+        sent = calls["sent"]
+        n = 0
+        after_resp: list[float] = []
+        for p, r in enumerate(parts):
+            numbers = r["numbers"]
+            for idx, num, at, recv in zip(r["idx"], r["num"], r["at"], r["recv"], strict=True):
+                if include is not None and not include(p, idx):
+                    continue
+                n += 1
+                row.lat.append((recv - at) * 1000)
+                s = sent.get(numbers[num])
+                if s is not None:
+                    row.e2e.append((recv - s[0]) * 1000)
+                    after_resp.append((recv - s[1]) * 1000)
+        row.lat.sort()
+        row.e2e.sort()
+        http = sorted(x * 1000 for x in calls["lat"])
+        errs = {k: v for k, v in calls["errors"].items()}
+        gaps = sum(r["gaps"] for r in parts)
+        unexpected = sum(r["unexpected"] for r in parts)
+        row.notes.append(
+            f"calls {len(sent)} in {calls['elapsed']:.0f} s (HTTP call p50 "
+            f"{lib.percentile(http, 0.5):.1f} / p99 {lib.percentile(http, 0.99):.1f} ms"
+            f"{', errors ' + str(errs) if errs else ''}); receptions {n}"
+            f"; send→screen p50 {row.pct(0.5, 'e2e'):.1f} / p99 {row.pct(0.99, 'e2e'):.1f} ms"
+            f"; screen − HTTP response p50 {lib.percentile(sorted(after_resp), 0.5):+.1f} ms"
+            f"; seq gaps {gaps}, unexpected reconnects {unexpected}"
+        )
+
+    # scenarios
+    def steady(
+        self,
+        name: str,
+        urls: list[str],
+        pids: list[int],
+        tokens: list[str],
+        windows: dict[str, str | None],
+        path: str,
+        n: int,
+        secs: float,
+    ) -> Row:
+        load = os.getloadavg()[0]
+        rss0 = sum(rss_kb(p) for p in pids)
+        connected, ramp = self.connect(urls, tokens, n)
+        time.sleep(1.0)
+        rss1 = sum(rss_kb(p) for p in pids)
+        row = Row(name, connected, len(pids))
+        row.rss_kb = (rss1 - rss0) / max(1, connected)
+        print(
+            f"[{name}] {connected}/{n} screens connected in {ramp:.1f} s; server RSS "
+            f"{rss0 // 1024}→{rss1 // 1024} MB; load {load:.2f}",
+            file=sys.stderr,
+        )
+        self.reset_screens()
+        self.start_calls(
+            [u.replace("ws://", "http://")[: -len("/ws")] for u in urls], windows, path, secs
+        )
+        calls = self.caller.recv(secs + 60)
+        time.sleep(0.5)
+        self.measure(row, calls, self.collect())
+        row.notes.insert(0, f"load average {load:.2f} → {os.getloadavg()[0]:.2f}")
+        self.rows.append(row)
+        print(f"[{name}] p50 {row.pct(0.5):.1f} p99 {row.pct(0.99):.1f} ms", file=sys.stderr)
+        return row
+
+    def storm(self, name: str, url: str, windows: dict[str, str | None], path: str) -> Row:
+        a = self.args
+        per_proc = a.storm_drop // len(self.screens)
+        load = os.getloadavg()[0]
+        self.reset_screens()
+        self.start_calls([url], windows, path, a.storm_seconds)
+        time.sleep(2.0)
+        for w in self.screens:
+            w.send("drop", n=per_proc)
+        dropped = sum(w.recv(30)["dropped"] for w in self.screens)
+        t_drop = time.monotonic()
+        back_s = None
+        status: list[dict[str, Any]] = []
+        while time.monotonic() - t_drop < a.storm_seconds:
+            time.sleep(0.1)
+            status = [w.ask("storm_status", n=per_proc) for w in self.screens]
+            if sum(s["back"] for s in status) >= dropped:
+                back_s = max(s["max_s"] for s in status)
+                break
+        calls = self.caller.recv(a.storm_seconds + 60)
+        time.sleep(0.5)
+        parts = self.collect()
+        status = [w.ask("storm_status", n=per_proc) for w in self.screens]
+        back = sum(s["back"] for s in status)
+        row = Row(name, self.rows[-1].screens - dropped, 1)
+        self.measure(row, calls, parts, include=lambda p, idx: idx >= per_proc)
+        dropped_row = Row("", 0, 1)
+        self.measure(dropped_row, calls, parts, include=lambda p, idx: idx < per_proc)
+        kinds = {k: sum(s.get(k, 0) for s in status) for k in ("heartbeat", "snapshot")}
+        row.notes.insert(
+            0,
+            f"dropped {dropped} at once; back and resynced: {back}/{dropped}, the last after "
+            + (f"{back_s:.2f} s" if back_s is not None else f"> {a.storm_seconds:.0f} s")
+            + f" (replay {kinds['heartbeat']}, snapshot {kinds['snapshot']}); the dropped "
+            f"screens' own receptions p99 {dropped_row.pct(0.99):.0f} ms (replays); "
+            f"load average {load:.2f} → {os.getloadavg()[0]:.2f}",
+        )
+        met = back == dropped and back_s is not None and back_s <= 2.0
+        met = met and row.pct(0.99) <= 250
+        row.goal = f"back ≤2 s ({back_s or float('nan'):.2f}), others p99 ≤250: " + (
+            "met" if met else "NOT met"
+        )
+        self.rows.append(row)
+        return row
+
+
+def run(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    config = lib.write_bench_config(tmp / "bench-config.toml")
+    asyncio.run(create_pg_database(f"{args.pg}/postgres", args.pg_db))
+    url = f"{args.pg.replace('postgresql://', 'postgresql+asyncpg://')}/{args.pg_db}"
+    bench = Bench(args, tmp)
+    try:
+        with private_redis(tmp) if not args.redis else _given(args.redis) as redis_url:
+            env = lib.server_env(config, url)
+            env["HALLQ_BROADCAST_URL"] = redis_url
+            specs = [{"role": "display", "name": f"bench-display-{i}"} for i in range(N_DISPLAYS)]
+            specs += [{"role": "terminal", "name": f"bench-t-{w}", "window": w} for w in WINDOWS]
+            out = subprocess.run(
+                [sys.executable, str(BENCH / "enroll_devices.py")],
+                input=json.dumps(specs),
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            tokens = json.loads(out.stdout)
+            displays, terms = (
+                tokens[:N_DISPLAYS],
+                dict(zip(WINDOWS, tokens[N_DISPLAYS:], strict=True)),
+            )
+            windows: dict[str, str | None] = dict(terms)
+            path = f"/api/v1/halls/{lib.HALL}/windows/{{window}}/call-next"
+            log = tmp / "server.log"
+            scen = args.scenarios
+
+            def fresh(secs: float) -> None:
+                asyncio.run(lib.reset_tickets(url))
+                asyncio.run(lib.seed_waiting(url, int(secs * args.rate * 1.3) + 100))
+
+            app = ["server.web.factory:app_from_env", "--factory"]
+            if "hall" in scen:
+                fresh(args.hall_seconds)
+                with run_uvicorn(app, env, log) as s:
+                    r = bench.steady(
+                        "hall",
+                        [_ws(s.url)],
+                        [s.proc.pid],
+                        displays,
+                        windows,
+                        path,
+                        args.hall_screens,
+                        args.hall_seconds,
+                    )
+                    bench.close_screens()
+                r.goal = _goal(r.pct(0.99) <= 10, "p99 ≤10 ms")
+            if "scale" in scen:
+                fresh(args.scale_seconds)
+                with run_uvicorn(app, env, log) as s1, run_uvicorn(app, env, log) as s2:
+                    r = bench.steady(
+                        "scale (redis)",
+                        [_ws(s1.url), _ws(s2.url)],
+                        [s1.proc.pid, s2.proc.pid],
+                        displays,
+                        windows,
+                        path,
+                        args.scale_screens,
+                        args.scale_seconds,
+                    )
+                    bench.close_screens()
+                r.goal = _goal(r.pct(0.99) <= 50, "p99 ≤50 ms")
+            if "big" in scen:
+                fresh(args.big_seconds + args.storm_seconds)
+                with run_uvicorn(app, env, log) as s:
+                    r = bench.steady(
+                        "big",
+                        [_ws(s.url)],
+                        [s.proc.pid],
+                        displays,
+                        windows,
+                        path,
+                        args.big_screens,
+                        args.big_seconds,
+                    )
+                    r.goal = _goal((r.rss_kb or 0) <= 35, "≤35 kB/conn")
+                    if "storm" in scen:
+                        bench.storm("storm (others)", s.url, windows, path)
+                    bench.close_screens()
+            if "bare" in scen:
+                bare_env = dict(os.environ)
+                bare_app = ["bare_ws:app", "--app-dir", str(BENCH)]
+                bare_windows: dict[str, str | None] = dict.fromkeys(WINDOWS)
+                for n in (args.hall_screens, args.scale_screens, args.big_screens):
+                    with run_uvicorn(bare_app, bare_env, tmp / "bare.log") as s:
+                        r = bench.steady(
+                            "bare starlette",
+                            [_ws(s.url)],
+                            [s.proc.pid],
+                            ["-"],
+                            bare_windows,
+                            "/call/{window}",
+                            n,
+                            args.bare_seconds,
+                        )
+                        bench.close_screens()
+        bare = {r.screens: r for r in bench.rows if r.scenario == "bare starlette"}
+        for r in bench.rows:
+            if r.scenario == "bare starlette":
+                r.ratio = 1.0
+                continue
+            b = _nearest(bare, r.screens)
+            if b is not None and b.pct(0.99) > 0:
+                r.ratio = r.pct(0.99) / b.pct(0.99)
+        return bench.rows
+    finally:
+        bench.close()
+
+
+def _ws(http_url: str) -> str:
+    return http_url.replace("http://", "ws://") + "/ws"
+
+
+def _goal(ok: bool, text: str) -> str:
+    return f"{text}: " + ("met" if ok else "NOT met")
+
+
+def _nearest(bare: dict[int, Row], n: int) -> Row | None:
+    if not bare:
+        return None
+    return bare[min(bare, key=lambda k: abs(k - n))]
+
+
+@contextmanager
+def _given(url: str) -> Iterator[str]:
+    yield url
+
+
+def print_table(rows: list[Row]) -> None:
+    head = ["scenario", "screens", "server procs", "p50 ms", "p99 ms", "max ms"]
+    head += ["RSS kB/conn", "p99 / bare", "goal"]
+    body = [
+        [
+            r.scenario,
+            str(r.screens),
+            str(r.procs),
+            f"{r.pct(0.5):.1f}",
+            f"{r.pct(0.99):.1f}",
+            f"{r.lat[-1] if r.lat else 0:.1f}",
+            f"{r.rss_kb:.1f}" if r.rss_kb is not None else "-",
+            f"{r.ratio:.2f}" if r.ratio is not None else "-",
+            r.goal,
+        ]
+        for r in rows
+    ]
+    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for b in body:
+        print("| " + " | ".join(x.ljust(w) for x, w in zip(b, widths, strict=True)) + " |")
+    print("\nlatency = screen receive time − the event's `at` (same clock); notes:")
+    for r in rows:
+        for note in r.notes:
+            print(f"  {r.scenario} ({r.screens}): {note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server DSN without database (default: %(default)s)",
+    )
+    parser.add_argument("--pg-db", default="hallq_live_bench", help="dropped and re-created")
+    parser.add_argument("--redis", help="redis URL to use (default: a private redis-server)")
+    parser.add_argument("--scenarios", default="hall,scale,big,storm,bare")
+    parser.add_argument("--rate", type=float, default=20.0, help="calls/s in total")
+    parser.add_argument("--screen-procs", type=int, default=2)
+    parser.add_argument("--hall-screens", type=int, default=50)
+    parser.add_argument("--hall-seconds", type=float, default=10.0)
+    parser.add_argument("--scale-screens", type=int, default=1000)
+    parser.add_argument("--scale-seconds", type=float, default=60.0)
+    parser.add_argument("--big-screens", type=int, default=2000)
+    parser.add_argument("--big-seconds", type=float, default=10.0)
+    parser.add_argument("--storm-drop", type=int, default=1000)
+    parser.add_argument("--storm-seconds", type=float, default=10.0)
+    parser.add_argument("--bare-seconds", type=float, default=10.0)
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs)")
+    args = parser.parse_args()
+    args.scenarios = set(args.scenarios.split(","))
+    nofile = live_load.raise_nofile()
+    tmp = Path(tempfile.mkdtemp(prefix="hallq-live-bench-"))
+    started = time.monotonic()
+    load0 = os.getloadavg()
+    try:
+        rows = run(args, tmp)
+    finally:
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(
+        f"\nhallq live bench: Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"RLIMIT_NOFILE {nofile}, load average at start {load0[0]:.2f}/{load0[1]:.2f}/"
+        f"{load0[2]:.2f}, at end {os.getloadavg()[0]:.2f}, total "
+        f"{time.monotonic() - started:.0f} s; {args.rate:.0f} calls/s, "
+        f"{args.screen_procs} screen processes\n"
+    )
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
