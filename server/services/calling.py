@@ -45,22 +45,28 @@ async def call_next(u: Unit, window_id: str, *, finish_current: bool) -> Ticket 
         if not finish_current:
             raise _window_busy(current)
         await _end(u, ticket_from_row(current), "finish", outcome=Outcome.COMPLETED)
-    choice = await _pick(u, list(window.queues), window.mode)
-    if choice is None:
+    picked = await _pick(u, list(window.queues), window.mode)
+    if picked is None:
         return None
+    choice, old_streak = picked
     row = await store.get_ticket(u.conn, u.hall.id, choice.candidate.ticket_id)
     assert row is not None  # locked by store.head
     ticket = lifecycle.call(ticket_from_row(row), window_id, u.now, choice.reason)
     await store.save_ticket(u.conn, ticket, "waiting")
-    await store.set_streak(u.conn, u.hall.id, ticket.queue, choice.streak)
+    if choice.streak != old_streak:  # mostly 0 → 0: no write, no lock on the queue row
+        await store.set_streak(u.conn, u.hall.id, ticket.queue, choice.streak)
     _announce_call(u, ticket, window, events.TICKET_CALLED, "call")
     u.audit("ticket.call", ticket=ticket.id, window=window_id, detail=choice.reason)
     return ticket
 
 
-async def _pick(u: Unit, queues: list[str], mode: Any) -> Choice | None:
+async def _pick(u: Unit, queues: list[str], mode: Any) -> tuple[Choice, int] | None:
+    """The choice and the chosen queue's streak before it."""
     heads = await _heads(u, queues)
-    return choose(heads, mode, u.now)
+    choice = choose(heads, mode, u.now)
+    if choice is None:
+        return None
+    return choice, next(h.streak for h in heads if h.queue == choice.candidate.queue)
 
 
 async def _heads(u: Unit, queues: list[str]) -> list[QueueHeads]:
