@@ -27,6 +27,21 @@ from server.web.live import build_realtime
 from server.web.state import AppState
 
 log = logging.getLogger("hallq.app")
+
+
+class _BadUtf8OneLine(logging.Filter):
+    """uvicorn's websockets-sansio logs a client's invalid UTF-8 text frame with a traceback
+    (then closes it 1007, as it should); a hostile client's frame is one line, never a
+    traceback (R10), so drop the exception info of that one record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.getMessage().startswith("Invalid UTF-8 sequence"):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_BAD_UTF8_FILTER = _BadUtf8OneLine()
 HOUSEKEEPING_INTERVAL_S = 60.0
 WS_MAX_SIZE = MAX_FRAME_BYTES  # uvicorn's ws_max_size wherever hallq runs uvicorn
 
@@ -47,6 +62,7 @@ def create_app(
     ``broadcast_url`` overrides ``config.server.broadcast_url``; ``broadcast`` injects a
     backend (tests); ``realtime`` shortens the websocket layer's intervals (tests).
     """
+    logging.getLogger("uvicorn.error").addFilter(_BAD_UTF8_FILTER)  # idempotent
     url = database_url or config.server.database_url
     db = Database(url)
     the_clock = clock or SystemClock()

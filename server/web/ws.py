@@ -60,6 +60,9 @@ async def endpoint(websocket: WebSocket) -> None:
     origin = websocket.headers.get("origin")
     if rt is None or (origin is not None and origin not in allowed_origins(st.config.server)):
         log.info("ws refused: origin %r not allowed", origin)
+        if rt is not None:  # R12: every refusal is audited, this one too
+            refusal = Forbidden("不允许的来源。", "Origin not allowed.", code="foreign_origin")
+            await st.commands.audit_rejection(ANONYMOUS, None, refusal, detail="ws origin")
         await websocket.close(CLOSE_FORBIDDEN)  # before accept: the handshake gets HTTP 403
         return
     await websocket.accept()
