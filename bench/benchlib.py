@@ -98,6 +98,12 @@ def enroll(
     """Kiosk tokens, and terminal tokens per window, via ``hallq device add --json``."""
     specs = [{"role": "kiosk", "name": f"bench-kiosk-{i}"} for i in range(1, kiosks + 1)]
     specs += [{"role": "terminal", "name": f"bench-terminal-{w}", "window": w} for w in windows]
+    tokens = enroll_specs(env, specs)
+    return tokens[:kiosks], dict(zip(windows, tokens[kiosks:], strict=True))
+
+
+def enroll_specs(env: dict[str, str], specs: list[dict[str, str]]) -> list[str]:
+    """Tokens of the devices ``specs`` describes, in order (bench/enroll_devices.py)."""
     out = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("enroll_devices.py"))],
         input=json.dumps(specs),
@@ -107,8 +113,8 @@ def enroll(
         text=True,
         timeout=180,
     )
-    tokens = json.loads(out.stdout)
-    return tokens[:kiosks], dict(zip(windows, tokens[kiosks:], strict=True))
+    tokens: list[str] = json.loads(out.stdout)
+    return tokens
 
 
 @dataclass

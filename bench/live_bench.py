@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
 import platform
@@ -354,16 +353,7 @@ def run(args: argparse.Namespace, tmp: Path) -> list[Row]:
             env["HALLQ_BROADCAST_URL"] = redis_url
             specs = [{"role": "display", "name": f"bench-display-{i}"} for i in range(N_DISPLAYS)]
             specs += [{"role": "terminal", "name": f"bench-t-{w}", "window": w} for w in WINDOWS]
-            out = subprocess.run(
-                [sys.executable, str(BENCH / "enroll_devices.py")],
-                input=json.dumps(specs),
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
-            tokens = json.loads(out.stdout)
+            tokens = lib.enroll_specs(env, specs)
             displays, terms = (
                 tokens[:N_DISPLAYS],
                 dict(zip(WINDOWS, tokens[N_DISPLAYS:], strict=True)),
