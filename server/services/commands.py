@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.config import AppConfig
 from server.domain.clock import Clock
-from server.domain.errors import BadRequest, Conflict, Forbidden, HallqError, IdempotencyMismatch
+from server.domain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HallqError,
+    IdempotencyMismatch,
+    Unauthorized,
+)
 from server.services.actors import Actor
 from server.services.unit import Published, Unit, audit_row
 from server.storage.db import Database
@@ -34,6 +41,24 @@ from server.storage.tables import audit, idempotency
 log = logging.getLogger("hallq.commands")
 
 Action = Callable[[Unit], Awaitable[tuple[int, Any]]]
+
+# Who a refused, unauthenticated request is audited as (R12).
+ANONYMOUS = Actor(kind="public", id="anonymous", role="public")
+
+
+class Credential(Protocol):
+    """A bearer credential not yet checked (the web layer's token)."""
+
+    @property
+    def audit_detail(self) -> str:
+        """What the audit row records of a refused credential (never the secret)."""
+        ...
+
+    async def resolve(self, conn: AsyncConnection, now: datetime) -> Actor:
+        """The actor behind it, or Unauthorized."""
+        ...
+
+
 Publisher = Callable[[list[Published]], Awaitable[None]]
 
 
@@ -72,14 +97,18 @@ class Commands:
 
     async def execute(
         self,
-        actor: Actor,
+        actor: Actor | Credential,
         hall_id: str,
         action: Action,
         *,
         key: str | None = None,
         request_hash: str = "",
     ) -> Reply:
-        """Run ``action`` in one transaction; replay a finished key; publish after commit."""
+        """Run ``action`` in one transaction; replay a finished key; publish after commit.
+
+        ``actor`` may be a ``Credential`` still to check: it is then resolved inside the
+        command's transaction, saving the separate read transaction a lookup would cost.
+        """
         hall = self.config.hall(hall_id)
         if key is not None and not 1 <= len(key) <= 255:
             raise BadRequest(
@@ -88,9 +117,10 @@ class Commands:
                 code="validation_error",
                 details={"fields": {"Idempotency-Key": "1-255 characters"}},
             )
+        resolved: list[Actor] = [actor] if isinstance(actor, Actor) else []
         for attempt in range(2):
             try:
-                return await self._attempt(actor, hall.id, action, key, request_hash)
+                return await self._attempt(actor, resolved, hall.id, action, key, request_hash)
             except IntegrityError:
                 if attempt == 1 or key is None:
                     raise Conflict(
@@ -98,17 +128,31 @@ class Commands:
                         "Conflicting concurrent change; retry.",
                         code="conflict",
                     ) from None
+            except Unauthorized as exc:
+                detail = None if isinstance(actor, Actor) else actor.audit_detail
+                await self.audit_rejection(ANONYMOUS, hall.id, exc, detail=detail)
+                raise
             except (Forbidden, Conflict) as exc:
-                await self.audit_rejection(actor, hall.id, exc)
+                await self.audit_rejection(resolved[0] if resolved else ANONYMOUS, hall.id, exc)
                 raise
         raise AssertionError("unreachable")
 
     async def _attempt(
-        self, actor: Actor, hall_id: str, action: Action, key: str | None, request_hash: str
+        self,
+        credential: Actor | Credential,
+        resolved: list[Actor],
+        hall_id: str,
+        action: Action,
+        key: str | None,
+        request_hash: str,
     ) -> Reply:
         hall = self.config.hall(hall_id)
         async with self.db.write() as conn:
             now = self.clock.now()
+            if not resolved:
+                assert not isinstance(credential, Actor)
+                resolved.append(await credential.resolve(conn, now))
+            actor = resolved[0]
             if key is not None:
                 stored = await self._claim(conn, actor, key, request_hash, now)
                 if stored is not None:

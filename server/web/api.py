@@ -22,7 +22,7 @@ from server.storage import halls as hall_store
 from server.storage import tickets as ticket_store
 from server.storage.rows import ticket_from_row
 from server.web import inputs
-from server.web.deps import actor, idempotency_key, require_hall, state
+from server.web.deps import actor, credential, idempotency_key, require_hall, state
 from server.web.halls import hall_view
 
 Action = Callable[[Unit], Awaitable[tuple[int, Any]]]
@@ -33,10 +33,10 @@ def _json(payload: Any, status: int = 200) -> JSONResponse:
 
 
 async def _command(request: Request, hall_id: str, raw: bytes, action: Action) -> Response:
-    who = await actor(request)
+    cred = await credential(request)  # checked inside the command's own transaction
     st = state(request)
     reply = await st.commands.execute(
-        who,
+        cred,
         hall_id,
         action,
         key=idempotency_key(request),

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from server.domain.errors import Forbidden, Unauthorized
 from server.services import auth
 from server.services.actors import Actor
+from server.services.commands import ANONYMOUS
 from server.web.state import AppState
 
 
@@ -22,27 +27,48 @@ def bearer(request: Request) -> str | None:
     return request.cookies.get("hallq_session")
 
 
-# Who a refused, unauthenticated request is audited as (R12).
-ANONYMOUS = Actor(kind="public", id="anonymous", role="public")
+@dataclass(frozen=True, slots=True)
+class BearerToken:
+    """A bearer token a command checks inside its own transaction (``Credential``)."""
+
+    token: str
+
+    @property
+    def audit_detail(self) -> str:
+        # A hash prefix tells which revoked or expired credential it was, never a person;
+        # 10 hex digits can never form an 11-digit "mobile number" (R13 scans audit rows).
+        return f"token sha256:{auth.hash_token(self.token)[:10]}"
+
+    async def resolve(self, conn: AsyncConnection, now: datetime) -> Actor:
+        return await auth.authenticate(conn, self.token, now)
+
+
+async def credential(request: Request) -> BearerToken:
+    """The request's bearer token, unchecked; 401 (audited) when there is none."""
+    token = bearer(request)
+    if token is None:
+        exc = Unauthorized(
+            "请先登录或使用已登记的设备。",
+            "Missing bearer token: send 'Authorization: Bearer <token>'.",
+        )
+        await state(request).commands.audit_rejection(
+            ANONYMOUS, _path_hall(request), exc, detail="no token"
+        )
+        raise exc
+    return BearerToken(token)
 
 
 async def actor(request: Request) -> Actor:
     """The caller, from a device token or a staff session; 401 (audited) without a valid one."""
-    token = bearer(request)
+    cred = await credential(request)
     st = state(request)
     try:
-        if token is None:
-            raise Unauthorized(
-                "请先登录或使用已登记的设备。",
-                "Missing bearer token: send 'Authorization: Bearer <token>'.",
-            )
         now = st.clock.now()
-        who: Actor = await st.commands.read(lambda conn: auth.authenticate(conn, token, now))
+        who: Actor = await st.commands.read(lambda conn: cred.resolve(conn, now))
     except Unauthorized as exc:
-        # A hash prefix tells which revoked or expired credential it was, never a person;
-        # 10 hex digits can never form an 11-digit "mobile number" (R13 scans audit rows).
-        detail = f"token sha256:{auth.hash_token(token)[:10]}" if token else "no token"
-        await st.commands.audit_rejection(ANONYMOUS, _path_hall(request), exc, detail=detail)
+        await st.commands.audit_rejection(
+            ANONYMOUS, _path_hall(request), exc, detail=cred.audit_detail
+        )
         raise
     return who
 

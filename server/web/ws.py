@@ -24,7 +24,7 @@ from server.realtime.frames import dumps, error_frame
 from server.realtime.runtime import Realtime
 from server.services import auth
 from server.services.actors import DEVICE_ROLES, STAFF_ROLES, Actor
-from server.web.deps import ANONYMOUS
+from server.services.commands import ANONYMOUS
 from server.web.state import AppState
 from server.web.wsproto import (
     CLOSE_FORBIDDEN,
