@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,7 +34,7 @@ from server.domain.errors import (
     Unauthorized,
 )
 from server.services.actors import Actor
-from server.services.unit import Published, Unit, audit_row
+from server.services.unit import Published, StoredReply, Unit, audit_row
 from server.storage.db import Database
 from server.storage.tables import audit, idempotency
 
@@ -160,13 +160,12 @@ class Commands:
             unit = Unit(conn, hall, actor, now)
             status, payload = await action(unit)
             body = encode(payload)
-            if key is not None:
-                await conn.execute(
-                    update(idempotency)
-                    .where(idempotency.c.scope == actor.audit_id[:64], idempotency.c.key == key)
-                    .values(status_code=status, response=body.decode())
-                )
-            published = await unit.flush()  # last: it takes the hall row
+            reply = (
+                StoredReply(actor.audit_id[:64], key, status, body.decode())
+                if key is not None
+                else None
+            )
+            published = await unit.flush(reply)  # last: it takes the hall row
         if published and self.publish is not None:
             await self._publish(published)
         return Reply(status, body)

@@ -19,7 +19,7 @@ from server.config import HallConfig
 from server.domain.events import Event
 from server.domain.numbering import business_date
 from server.services.actors import Actor
-from server.storage.tables import audit, halls, outbox
+from server.storage.tables import audit, halls, idempotency, outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,21 +88,18 @@ class Unit:
             )
         )
 
-    async def flush(self) -> list[Published]:
-        """Write audit rows, then take the hall row (last) for seq and write the outbox.
+    async def flush(self, reply: StoredReply | None = None) -> list[Published]:
+        """Write audit rows and the idempotency reply, then take the hall row (last) for seq
+        and write the outbox.
 
         Every command of a hall waits on the hall row, so the time between taking it and
-        committing is the hall's throughput limit: on PostgreSQL seq and outbox rows are one
+        committing is the hall's throughput limit: on PostgreSQL all of this is one
         statement, and callers write nothing else after ``flush``.
         """
-        if self.audits:
-            await self.conn.execute(insert(audit), self.audits)
-        if not self.events:
-            return []
         if self.conn.dialect.name == "postgresql":
-            epoch, last = await _append_pg(self.conn, self.hall.id, self.now, self.events)
+            epoch, last = await _flush_pg(self, reply)
         else:
-            epoch, last = await _append_generic(self.conn, self.hall.id, self.now, self.events)
+            epoch, last = await _flush_generic(self, reply)
         first = last - len(self.events) + 1
         return [
             Published(self.hall.id, epoch, first + i, e.name, self.now, dict(e.data))
@@ -110,11 +107,33 @@ class Unit:
         ]
 
 
-_APPEND_PG = text(
+@dataclass(frozen=True, slots=True)
+class StoredReply:
+    """A command's answer, kept on its Idempotency-Key row for replays."""
+
+    scope: str
+    key: str
+    status: int
+    body: str
+
+
+_FLUSH_PG = text(
     """
-    WITH s AS (
-        UPDATE halls SET seq = seq + :n WHERE id = :hall RETURNING seq, epoch
-    ), ins AS (
+    WITH a AS (
+        INSERT INTO audit (at, actor_kind, actor_id, hall_id, window_id, ticket_id, action,
+                           outcome, detail)
+        SELECT x.at, x.actor_kind, x.actor_id, x.hall_id, x.window_id, x.ticket_id, x.action,
+               x.outcome, x.detail
+        FROM json_to_recordset(CAST(:audits AS json)) AS x(
+            at timestamptz, actor_kind varchar, actor_id varchar, hall_id varchar,
+            window_id varchar, ticket_id varchar, action varchar, outcome varchar,
+            detail varchar)
+    ), i AS (
+        UPDATE idempotency SET status_code = :status, response = :response
+        WHERE scope = :scope AND key = :key
+    ), s AS (
+        UPDATE halls SET seq = seq + :n WHERE id = :hall AND :n > 0 RETURNING seq, epoch
+    ), o AS (
         INSERT INTO outbox (hall_id, seq, epoch, name, at, data, published)
         SELECT CAST(:hall AS varchar), s.seq - :n + e.ord, s.epoch, e.item->>'name',
                CAST(:at AS timestamptz), e.item->'data', false
@@ -125,16 +144,37 @@ _APPEND_PG = text(
 )
 
 
-async def _append_pg(
-    conn: AsyncConnection, hall: str, now: datetime, events: list[Event]
-) -> tuple[str, int]:
-    payload = json.dumps([{"name": e.name, "data": e.data} for e in events], default=str)
-    row = (
-        await conn.execute(
-            _APPEND_PG, {"n": len(events), "hall": hall, "at": now, "events": payload}
+async def _flush_pg(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
+    """Audit rows, the idempotency reply, seq and outbox rows: one statement, hall row last."""
+    audits = [{**row, "at": row["at"].isoformat()} for row in u.audits]
+    events = [{"name": e.name, "data": e.data} for e in u.events]
+    params = {
+        "audits": json.dumps(audits),
+        "status": reply.status if reply else None,
+        "response": reply.body if reply else None,
+        "scope": reply.scope if reply else None,
+        "key": reply.key if reply else None,
+        "n": len(u.events),
+        "hall": u.hall.id,
+        "at": u.now,
+        "events": json.dumps(events, default=str),
+    }
+    row = (await u.conn.execute(_FLUSH_PG, params)).first()
+    return (str(row.epoch), int(row.seq)) if row is not None else ("", 0)
+
+
+async def _flush_generic(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
+    if u.audits:
+        await u.conn.execute(insert(audit), u.audits)
+    if reply is not None:
+        await u.conn.execute(
+            update(idempotency)
+            .where(idempotency.c.scope == reply.scope, idempotency.c.key == reply.key)
+            .values(status_code=reply.status, response=reply.body)
         )
-    ).one()
-    return str(row.epoch), int(row.seq)
+    if not u.events:
+        return "", 0
+    return await _append_generic(u.conn, u.hall.id, u.now, u.events)
 
 
 async def _append_generic(
