@@ -125,13 +125,24 @@ class Server:
     url: str
 
 
+HALLQ_APP = ["server.web.factory:app_from_env", "--factory"]
+
+
 @contextmanager
-def run_server(env: dict[str, str], log_path: Path) -> Iterator[Server]:
-    """Start uvicorn (uvloop, httptools, no access log) and wait until /health/ready says ok."""
+def run_server(
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    app: list[str] = HALLQ_APP,
+    ready: str = "/health/ready",
+) -> Iterator[Server]:
+    """uvicorn as ``hallq serve`` runs it (uvloop, httptools, sans-I/O websockets without
+    compression, 64 KiB frames; no access log) on a free port, once ``ready`` answers 200."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "server.web.factory:app_from_env", "--factory"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http"]
-    cmd += ["httptools", "--no-access-log", "--log-level", "warning", "--workers", "1"]
+    cmd = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"]
+    cmd += ["--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
+    cmd += ["--no-access-log", "--log-level", "warning", "--workers", "1"]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
@@ -141,7 +152,7 @@ def run_server(env: dict[str, str], log_path: Path) -> Iterator[Server]:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}; see {log_path}")
             try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                if httpx.get(url + ready, timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -33,7 +33,6 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import benchlib as lib
-import httpx
 import live_load
 from queue_bench import create_pg_database
 
@@ -79,43 +77,6 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-@contextmanager
-def run_uvicorn(
-    app: list[str], env: dict[str, str], log_path: Path, ready: str = "/health/ready"
-) -> Iterator[lib.Server]:
-    """uvicorn as ``hallq serve`` runs it, on a free port; waits until ``ready`` answers 200."""
-    port = lib.free_port()
-    cmd = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"]
-    cmd += ["--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
-    cmd += ["--no-access-log", "--log-level", "warning", "--workers", "1"]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=lib.ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}; see {log_path}")
-            try:
-                if httpx.get(url + ready, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready after 30 s; see {log_path}")
-            time.sleep(0.1)
-        time.sleep(0.5)  # start-up housekeeping
-        yield lib.Server(proc, url)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextmanager
@@ -367,10 +328,9 @@ def run(args: argparse.Namespace, tmp: Path) -> list[Row]:
                 asyncio.run(lib.reset_tickets(url))
                 asyncio.run(lib.seed_waiting(url, int(secs * args.rate * 1.3) + 100))
 
-            app = ["server.web.factory:app_from_env", "--factory"]
             if "hall" in scen:
                 fresh(args.hall_seconds)
-                with run_uvicorn(app, env, log) as s:
+                with lib.run_server(env, log) as s:
                     r = bench.steady(
                         "hall",
                         [_ws(s.url)],
@@ -385,7 +345,7 @@ def run(args: argparse.Namespace, tmp: Path) -> list[Row]:
                 r.goal = _goal(r.pct(0.99) <= 10, "p99 ≤10 ms")
             if "scale" in scen:
                 fresh(args.scale_seconds)
-                with run_uvicorn(app, env, log) as s1, run_uvicorn(app, env, log) as s2:
+                with lib.run_server(env, log) as s1, lib.run_server(env, log) as s2:
                     r = bench.steady(
                         "scale (redis)",
                         [_ws(s1.url), _ws(s2.url)],
@@ -400,7 +360,7 @@ def run(args: argparse.Namespace, tmp: Path) -> list[Row]:
                 r.goal = _goal(r.pct(0.99) <= 50, "p99 ≤50 ms")
             if "big" in scen:
                 fresh(args.big_seconds + args.storm_seconds)
-                with run_uvicorn(app, env, log) as s:
+                with lib.run_server(env, log) as s:
                     r = bench.steady(
                         "big",
                         [_ws(s.url)],
@@ -420,7 +380,7 @@ def run(args: argparse.Namespace, tmp: Path) -> list[Row]:
                 bare_app = ["bare_ws:app", "--app-dir", str(BENCH)]
                 bare_windows: dict[str, str | None] = dict.fromkeys(WINDOWS)
                 for n in (args.hall_screens, args.scale_screens, args.big_screens):
-                    with run_uvicorn(bare_app, bare_env, tmp / "bare.log") as s:
+                    with lib.run_server(bare_env, tmp / "bare.log", app=bare_app) as s:
                         r = bench.steady(
                             "bare starlette",
                             [_ws(s.url)],
