@@ -19,6 +19,8 @@ ENV_VARS: dict[str, str] = {
     "database_url": "HALLQ_DATABASE_URL",
     "broadcast_url": "HALLQ_BROADCAST_URL",
     "secret_key": "HALLQ_SECRET_KEY",
+    # where browsers reach the server: pairing URLs, ticket QR codes, the /ws Origin allowed
+    "public_base_url": "HALLQ_PUBLIC_BASE_URL",
 }
 DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 BROADCAST_SCHEMES = ("memory", "redis", "rediss")

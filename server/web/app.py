@@ -22,7 +22,7 @@ from server.realtime.options import MAX_FRAME_BYTES, RealtimeOptions
 from server.services.commands import Commands, Publisher
 from server.services.setup import bootstrap, expire_all
 from server.storage.db import Database
-from server.web import api, errors, ws
+from server.web import api, errors, pages, ws
 from server.web.live import build_realtime
 from server.web.state import AppState
 
@@ -104,6 +104,7 @@ def create_app(
             Mount("/api/v1", routes=[*api.routes, *_health_routes()]),
             *_health_routes(),
             *ws.routes,
+            *pages.routes,
         ],
         exception_handlers={
             HallqError: errors.hallq_error,

@@ -167,13 +167,15 @@ async def server_process(
     *,
     broadcast_url: str = "memory://",
     ready_timeout: float = 30.0,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> AsyncIterator[ServerProcess]:
     """Start uvicorn as a subprocess; wait for /health/live (and ready); SIGINT on exit."""
-    port = free_port()
+    port = port or free_port()
     cmd = [sys.executable, "-m", "uvicorn", "server.web.factory:app_from_env", "--factory"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio"]
     cmd += ["--ws-max-size", str(WS_MAX), "--no-access-log", "--log-level", "warning"]
-    env = server_env(config_path, database_url, broadcast_url)
+    env = {**server_env(config_path, database_url, broadcast_url), **(extra_env or {})}
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
