@@ -6,7 +6,7 @@ import asyncio
 import os
 import tempfile
 from dataclasses import replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +20,8 @@ from server.storage.db import Database
 
 DEMO_PASSWORD = "hallq-demo-2026"  # noqa: S105 - printed by the demo on purpose
 # The demo is tried at any hour: open every day, all day, so a ticket can always be issued.
+# Pairing links are printed at start-up and clicked whenever someone gets to them.
+DEMO_PAIRING_TTL = timedelta(hours=24)
 ALWAYS_OPEN = BusinessHours(days=frozenset(range(1, 8)), sessions=((time(0, 0), time.max),))
 
 
@@ -73,7 +75,27 @@ async def seed(config: AppConfig) -> list[str]:
 async def _seed_hall(
     conn: AsyncConnection, hall: HallConfig, now: datetime, base: str
 ) -> list[str]:
+    """Staff and devices for one hall; returns the lines that tell a person where to click.
+
+    Browser devices are paired the way a hall pairs them: a single-use ``/pair/{code}`` link
+    that stores the credential in the browser and then opens the device's page.
+    """
     out = [f"== {hall.name} ({hall.id})"]
+
+    async def device(
+        role: str, name: str, *, window: str | None = None, zone: str | None = None
+    ) -> auth.NewDevice:
+        return await auth.add_device(
+            conn,
+            hall=hall.id,
+            role=role,
+            name=name,
+            window=window,
+            zone=zone,
+            now=now,
+            pairing_ttl=DEMO_PAIRING_TTL,
+        )
+
     guide = f"guide-{hall.id}"
     await auth.add_staff(
         conn,
@@ -85,28 +107,13 @@ async def _seed_hall(
         now=now,
         code="1001",
     )
-    kiosk = await auth.add_device(
-        conn,
-        hall=hall.id,
-        role="kiosk",
-        name=f"{hall.id} kiosk 1",
-        window=None,
-        zone=None,
-        now=now,
-    )
-    out.append(f"  kiosk token:      {kiosk.token}")
-    out.append(f"  guide desk login: {guide}")
+    kiosk = await device("kiosk", f"{hall.id} kiosk 1")
+    out.append(f"  kiosk page          {base}/pair/{kiosk.pairing_code}")
+    out.append(f"  guide desk          {base}/guide/{hall.id}   (login {guide})")
     for zone in hall.zones.values():
-        screen = await auth.add_device(
-            conn,
-            hall=hall.id,
-            role="display",
-            name=f"{zone.name} 综合屏",
-            window=None,
-            zone=zone.id,
-            now=now,
-        )
-        out.append(f"  display {zone.id:<12} token {screen.token}")
+        screen = await device("display", f"{zone.name} 综合屏", zone=zone.id)
+        out.append(f"  hall screen {zone.id:<8}{base}/pair/{screen.pairing_code}")
+    out.append(f"  window terminal     {base}/terminal   (staff login below, or a terminal link)")
     for window in hall.windows.values():
         user = f"w{window.id}-{hall.id}"
         await auth.add_staff(
@@ -119,16 +126,13 @@ async def _seed_hall(
             now=now,
             code=f"2{window.number:03d}",
         )
-        term = await auth.add_device(
-            conn,
-            hall=hall.id,
-            role="terminal",
-            name=f"{window.name} 终端",
-            window=window.id,
-            zone=window.zone,
-            now=now,
+        term = await device("terminal", f"{window.name} 终端", window=window.id, zone=window.zone)
+        screen = await device("display", f"{window.name} 窗口屏", window=window.id)
+        out.append(
+            f"  window {window.id:<4} login {user:<18} terminal {base}/pair/{term.pairing_code}"
+            f"   window screen {base}/pair/{screen.pairing_code}"
         )
-        out.append(f"  window {window.id:<4} staff login {user:<22} terminal token {term.token}")
+    out.append(f"  API token for curl (kiosk): {kiosk.token}")
     out.append(
         f"  try: curl -s -X POST {base}/api/v1/halls/{hall.id}/tickets "
         f"-H 'Authorization: Bearer {kiosk.token}' -H 'Content-Type: application/json' "
