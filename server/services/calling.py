@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from server.config.model import AnnounceKind
 from server.domain import events, lifecycle
-from server.domain.announce import announce
 from server.domain.errors import BadRequest, Conflict, not_found
 from server.domain.model import (
     KLASS_NORMAL,
@@ -32,6 +32,7 @@ from server.services.windows import open_implicitly, require_callable
 from server.storage import halls as hall_store
 from server.storage import tickets as store
 from server.storage.rows import ticket_from_row
+from server.voice.announcements import voice_block
 
 
 async def call_next(u: Unit, window_id: str, *, finish_current: bool) -> Ticket | None:
@@ -48,50 +49,66 @@ async def call_next(u: Unit, window_id: str, *, finish_current: bool) -> Ticket 
     picked = await _pick(u, list(window.queues), window.mode)
     if picked is None:
         return None
-    choice, old_streak = picked
-    row = await store.get_ticket(u.conn, u.hall.id, choice.candidate.ticket_id)
-    assert row is not None  # locked by store.head
+    choice, old_streak, row = picked
     ticket = lifecycle.call(ticket_from_row(row), window_id, u.now, choice.reason)
-    await store.save_ticket(u.conn, ticket, "waiting")
+    # Locked by the head read: the guarded update can wait for flush (one statement on PG).
+    u.save_ticket_at_flush(ticket, "waiting")
     if choice.streak != old_streak:  # mostly 0 → 0: no write, no lock on the queue row
         await store.set_streak(u.conn, u.hall.id, ticket.queue, choice.streak)
-    _announce_call(u, ticket, window, events.TICKET_CALLED, "call")
+    # A ticket transferred here is told to continue (继续办理), with the transfer template.
+    kind: AnnounceKind = "transfer" if choice.reason == "transfer" else "call"
+    _announce_call(u, ticket, window, events.TICKET_CALLED, kind)
     u.audit("ticket.call", ticket=ticket.id, window=window_id, detail=choice.reason)
     return ticket
 
 
-async def _pick(u: Unit, queues: list[str], mode: Any) -> tuple[Choice, int] | None:
-    """The choice and the chosen queue's streak before it."""
-    heads = await _heads(u, queues)
+async def _pick(u: Unit, queues: list[str], mode: Any) -> tuple[Choice, int, Row[Any]] | None:
+    """The choice, the chosen queue's streak before it, and the chosen (locked) ticket row."""
+    rows: dict[str, Row[Any]] = {}
+    heads = await _heads(u, queues, rows)
     choice = choose(heads, mode, u.now)
     if choice is None:
         return None
-    return choice, next(h.streak for h in heads if h.queue == choice.candidate.queue)
+    streak = next(h.streak for h in heads if h.queue == choice.candidate.queue)
+    return choice, streak, rows[choice.candidate.ticket_id]
 
 
-async def _heads(u: Unit, queues: list[str]) -> list[QueueHeads]:
+async def _heads(u: Unit, queues: list[str], rows: dict[str, Row[Any]]) -> list[QueueHeads]:
+    """Each queue's heads for ``choose``; every head row read is kept in ``rows`` by id."""
     streaks = await store.streaks(u.conn, u.hall.id, queues)
     result = []
     for queue_id in queues:
         queue = u.hall.queues.get(queue_id)
         if queue is None:  # a window edited to serve a queue this config no longer has
             continue
-        first = await store.head(u.conn, u.hall.id, queue_id)
+        first = await _head(u, queue_id, None, rows)
         heads = QueueHeads(queue_id, queue.policy, streaks.get(queue_id, 0))
         if first is not None:
-            heads = await _complete_heads(u, heads, first)
+            heads = await _complete_heads(u, heads, first, rows)
         result.append(heads)
     return result
 
 
-async def _complete_heads(u: Unit, heads: QueueHeads, first: Candidate) -> QueueHeads:
+async def _head(
+    u: Unit, queue_id: str, klass: int | None, rows: dict[str, Row[Any]]
+) -> Candidate | None:
+    row = await store.head_row(u.conn, u.hall.id, queue_id, klass=klass)
+    if row is None:
+        return None
+    rows[row.id] = row
+    return store.candidate(row)
+
+
+async def _complete_heads(
+    u: Unit, heads: QueueHeads, first: Candidate, rows: dict[str, Row[Any]]
+) -> QueueHeads:
     # Call order is (klass, lane_rank, position): the first row is the pinned head if any,
     # else the best priority head; only then is a separate normal head needed.
     if first.klass < KLASS_PRIORITY:
         return QueueHeads(heads.queue, heads.policy, heads.streak, pinned=first)
     if first.klass == KLASS_NORMAL:
         return QueueHeads(heads.queue, heads.policy, heads.streak, normal=first)
-    normal = await store.head(u.conn, u.hall.id, heads.queue, klass=KLASS_NORMAL)
+    normal = await _head(u, heads.queue, KLASS_NORMAL, rows)
     return QueueHeads(heads.queue, heads.policy, heads.streak, priority=first, normal=normal)
 
 
@@ -225,20 +242,8 @@ def _window_busy(current: Row[Any]) -> Conflict:
     )
 
 
-def _announce_call(u: Unit, t: Ticket, window: Row[Any], name: str, kind: str) -> None:
-    cfg = u.hall.announce
-    zh_t, en_t = {
-        "call": (cfg.call, cfg.call_en),
-        "recall": (cfg.recall, cfg.recall_en),
-        "transfer": (cfg.transfer, cfg.transfer_en),
-    }[kind]
-    text = announce(kind, t.number, int(window.number), zh_template=zh_t, en_template=en_t)  # type: ignore[arg-type]
-    block = {
-        "zh": text["zh"],
-        "en": text["en"] if cfg.english else None,
-        "audio": None,
-        "repeat": cfg.repeat,
-    }
+def _announce_call(u: Unit, t: Ticket, window: Row[Any], name: str, kind: AnnounceKind) -> None:
+    block = voice_block(u.hall, kind, t.number, int(window.number))
     u.emit(
         events.ticket_event(
             name,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -71,17 +71,43 @@ class Reply:
     replayed: bool = False
 
 
+# One encoder for every reply: json.dumps with options builds a new JSONEncoder per call.
+_REPLY_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def encode(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    return _REPLY_ENCODER.encode(payload).encode()
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
     """Hash of what a key promises: same method, path and (canonical JSON) body."""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        canonical = _CANONICAL_ENCODER.encode(json.loads(body)).encode()
     except ValueError:
         canonical = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+def _claim_statement(insert: Callable[[Any], Any]) -> Any:
+    """INSERT the key … ON CONFLICT DO NOTHING RETURNING key, in ``insert``'s dialect."""
+    names = ("scope", "key", "request_hash", "created_at")
+    return (
+        insert(idempotency)
+        .values({name: bindparam(name, type_=idempotency.c[name].type) for name in names})
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(idempotency.c.key)
+    )
+
+
+# Built once, so SQLAlchemy reuses their compiled forms (see storage/tickets.py).
+_CLAIM = {
+    "postgresql": _claim_statement(postgresql.insert),
+    "sqlite": _claim_statement(sqlite.insert),
+}
+_STORED = select(idempotency).where(
+    idempotency.c.scope == bindparam("scope"), idempotency.c.key == bindparam("key")
+)
 
 
 class Commands:
@@ -179,16 +205,9 @@ class Commands:
         same key to finish; it then inserts nothing and the stored reply is read instead.
         """
         scope = actor.audit_id[:64]
-        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-            idempotency
-        )
-        stmt = (
-            ins.values(scope=scope, key=key, request_hash=request_hash, created_at=now)
-            .on_conflict_do_nothing(index_elements=["scope", "key"])
-            .returning(idempotency.c.key)
-        )
+        params = {"scope": scope, "key": key, "request_hash": request_hash, "created_at": now}
         try:
-            claimed = (await conn.execute(stmt)).first() is not None
+            claimed = (await conn.execute(_CLAIM[conn.dialect.name], params)).first() is not None
         except DBAPIError as exc:
             if "lock" in str(exc.orig).lower() and "timeout" in str(exc.orig).lower():
                 raise Conflict(
@@ -199,8 +218,7 @@ class Commands:
             raise
         if claimed:
             return None
-        where = (idempotency.c.scope == scope) & (idempotency.c.key == key)
-        row = (await conn.execute(select(idempotency).where(where))).one()
+        row = (await conn.execute(_STORED, {"scope": scope, "key": key})).one()
         return self._replay(row, request_hash)
 
     @staticmethod

@@ -10,16 +10,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, text, update
+from sqlalchemy import TextClause, bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.config import HallConfig
+from server.domain.errors import invalid_transition
 from server.domain.events import Event
+from server.domain.model import Ticket
 from server.domain.numbering import business_date
 from server.services.actors import Actor
-from server.storage.tables import audit, halls, idempotency, outbox
+from server.storage import tickets as store
+from server.storage.rows import ticket_values
+from server.storage.tables import audit, halls, idempotency, outbox, tickets
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,10 @@ class Unit:
     now: datetime
     events: list[Event] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
+    # Ticket writes ``flush`` makes (on PostgreSQL inside its one statement): rows to insert,
+    # and guarded updates (ticket, expected status) of rows this command already locked.
+    new_tickets: list[dict[str, Any]] = field(default_factory=list)
+    saves: list[tuple[Ticket, str]] = field(default_factory=list)
 
     @property
     def today(self) -> date:
@@ -64,6 +73,16 @@ class Unit:
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
+
+    def insert_ticket_at_flush(self, values: dict[str, Any]) -> None:
+        """Insert a ticket row in ``flush``: only for a row nothing reads back before it."""
+        self.new_tickets.append(values)
+
+    def save_ticket_at_flush(self, ticket: Ticket, expected_status: str) -> None:
+        """``store.save_ticket`` in ``flush`` (row-count checked there), for a ticket row
+        this command already locked: the update then waits for no lock after the hall row's.
+        """
+        self.saves.append((ticket, expected_status))
 
     def audit(
         self,
@@ -93,8 +112,13 @@ class Unit:
         and write the outbox.
 
         Every command of a hall waits on the hall row, so the time between taking it and
-        committing is the hall's throughput limit: on PostgreSQL all of this is one
+        committing is the hall's throughput limit: on PostgreSQL all of this, with the ticket
+        rows given to ``insert_ticket_at_flush`` and ``save_ticket_at_flush``, is one
         statement, and callers write nothing else after ``flush``.
+
+        Raises:
+            Conflict: a saved ticket was no longer in its expected status (nothing is kept:
+                the transaction rolls back).
         """
         if self.conn.dialect.name == "postgresql":
             epoch, last = await _flush_pg(self, reply)
@@ -117,9 +141,12 @@ class StoredReply:
     body: str
 
 
-_FLUSH_PG = text(
-    """
-    WITH a AS (
+# The audit, idempotency, seq and outbox part of the PostgreSQL flush. The hall row (s) is
+# the only row lock taken here: ticket rows updated in the same statement were locked by the
+# command before (lock order window → tickets → queue state → hall), and inserted rows lock
+# nothing another command waits for.
+_FLUSH_PG_TAIL = """
+    a AS (
         INSERT INTO audit (at, actor_kind, actor_id, hall_id, window_id, ticket_id, action,
                            outcome, detail)
         SELECT x.at, x.actor_kind, x.actor_id, x.hall_id, x.window_id, x.ticket_id, x.action,
@@ -139,17 +166,60 @@ _FLUSH_PG = text(
                CAST(:at AS timestamptz), e.item->'data', false
         FROM s, json_array_elements(CAST(:events AS json)) WITH ORDINALITY AS e(item, ord)
     )
-    SELECT seq, epoch FROM s
+    SELECT (SELECT seq FROM s) AS seq, (SELECT epoch FROM s) AS epoch, {saved} AS saved
+"""
+
+
+@cache
+def _flush_pg_statement(inserted: tuple[str, ...], saved: tuple[str, ...]) -> TextClause:
+    """The one flush statement for ticket rows with these columns (none: no ticket CTE).
+
+    ``json_populate_record(NULL::tickets, …)`` types each value as its column, so the
+    statement carries no type list of its own; the column names come from code, never input.
     """
-)
+    ctes = []
+    if inserted:
+        cols = ", ".join(_ticket_column(c) for c in inserted)
+        ctes.append(
+            f"ti AS (INSERT INTO tickets ({cols}) SELECT {cols} "  # noqa: S608 - names checked
+            "FROM json_populate_recordset(NULL::tickets, CAST(:new_tickets AS json)))"
+        )
+    if saved:
+        sets = ", ".join(f"{_ticket_column(c)} = x.{c}" for c in saved)
+        ctes.append(
+            f"tu AS (UPDATE tickets AS t SET {sets} "  # noqa: S608 - names checked
+            "FROM json_array_elements(CAST(:saves AS json)) AS e(item), "
+            "json_populate_record(NULL::tickets, e.item->'row') AS x "
+            "WHERE t.id = x.id AND t.status = e.item->>'expected' RETURNING t.id)"
+        )
+    tail = _FLUSH_PG_TAIL.format(saved="(SELECT count(*) FROM tu)" if saved else "0")
+    return text("WITH " + ", ".join([*ctes, tail.strip()]))
+
+
+def _ticket_column(name: str) -> str:
+    if name not in tickets.c:
+        raise ValueError(f"tickets has no column {name!r}")
+    return name
+
+
+# Dates and datetimes as their str() (ISO with a space): PostgreSQL parses them as typed.
+_FLUSH_ENCODER = json.JSONEncoder(default=str)
 
 
 async def _flush_pg(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
-    """Audit rows, the idempotency reply, seq and outbox rows: one statement, hall row last."""
+    """Ticket rows, audit rows, the idempotency reply, seq and outbox rows: one statement,
+    hall row last."""
     audits = [{**row, "at": row["at"].isoformat()} for row in u.audits]
     events = [{"name": e.name, "data": e.data} for e in u.events]
+    saves = [
+        {"row": {"id": t.id, **ticket_values(t)}, "expected": expected} for t, expected in u.saves
+    ]
+    inserted = tuple(u.new_tickets[0]) if u.new_tickets else ()
+    if any(tuple(row) != inserted for row in u.new_tickets):
+        raise ValueError("tickets inserted in one flush must have the same columns")
+    saved = tuple(saves[0]["row"]) if saves else ()
     params = {
-        "audits": json.dumps(audits),
+        "audits": _FLUSH_ENCODER.encode(audits),
         "status": reply.status if reply else None,
         "response": reply.body if reply else None,
         "scope": reply.scope if reply else None,
@@ -157,21 +227,48 @@ async def _flush_pg(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
         "n": len(u.events),
         "hall": u.hall.id,
         "at": u.now,
-        "events": json.dumps(events, default=str),
+        "events": _FLUSH_ENCODER.encode(events),
     }
-    row = (await u.conn.execute(_FLUSH_PG, params)).first()
-    return (str(row.epoch), int(row.seq)) if row is not None else ("", 0)
+    if inserted:
+        params["new_tickets"] = _FLUSH_ENCODER.encode(u.new_tickets)
+    if saved:
+        params["saves"] = _FLUSH_ENCODER.encode(saves)
+    row = (await u.conn.execute(_flush_pg_statement(inserted, saved), params)).one()
+    if row.saved != len(saves):
+        raise invalid_transition("update", "changed")
+    return (str(row.epoch), int(row.seq)) if row.seq is not None else ("", 0)
+
+
+_INSERT_AUDIT = insert(audit)
+_INSERT_OUTBOX = insert(outbox)
+_STORE_REPLY = (
+    update(idempotency)
+    .where(idempotency.c.scope == bindparam("b_scope"), idempotency.c.key == bindparam("b_key"))
+    .values(status_code=bindparam("b_status"), response=bindparam("b_response"))
+)
+_ADVANCE_SEQ = (
+    update(halls)
+    .where(halls.c.id == bindparam("b_hall"))
+    .values(seq=halls.c.seq + bindparam("b_n", type_=halls.c.seq.type))
+    .returning(halls.c.seq, halls.c.epoch)
+)
 
 
 async def _flush_generic(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
+    if u.new_tickets:
+        await store.insert_tickets(u.conn, u.new_tickets)
+    for ticket, expected in u.saves:
+        await store.save_ticket(u.conn, ticket, expected)
     if u.audits:
-        await u.conn.execute(insert(audit), u.audits)
+        await u.conn.execute(_INSERT_AUDIT, u.audits)
     if reply is not None:
-        await u.conn.execute(
-            update(idempotency)
-            .where(idempotency.c.scope == reply.scope, idempotency.c.key == reply.key)
-            .values(status_code=reply.status, response=reply.body)
-        )
+        params = {
+            "b_scope": reply.scope,
+            "b_key": reply.key,
+            "b_status": reply.status,
+            "b_response": reply.body,
+        }
+        await u.conn.execute(_STORE_REPLY, params)
     if not u.events:
         return "", 0
     return await _append_generic(u.conn, u.hall.id, u.now, u.events)
@@ -181,17 +278,10 @@ async def _append_generic(
     conn: AsyncConnection, hall: str, now: datetime, events: list[Event]
 ) -> tuple[str, int]:
     n = len(events)
-    row = (
-        await conn.execute(
-            update(halls)
-            .where(halls.c.id == hall)
-            .values(seq=halls.c.seq + n)
-            .returning(halls.c.seq, halls.c.epoch)
-        )
-    ).one()
+    row = (await conn.execute(_ADVANCE_SEQ, {"b_hall": hall, "b_n": n})).one()
     last = int(row.seq)
     await conn.execute(
-        insert(outbox),
+        _INSERT_OUTBOX,
         [
             {
                 "hall_id": hall,

@@ -1,8 +1,11 @@
-"""The database handle: one engine, serialized writes on SQLite, errors mapped to StoreUnavailable.
+"""The database handle: its engines, serialized writes on SQLite, errors mapped to StoreUnavailable.
 
 SQLite allows one writer: several writer connections busy-wait unfairly (p99 130-180 ms in
-performance.md), so writes go through one asyncio lock and ``BEGIN IMMEDIATE``. PostgreSQL
-writes run concurrently; exclusivity comes from row locks (``FOR UPDATE [SKIP LOCKED]``).
+performance.md), so writes go through one asyncio lock and ``BEGIN IMMEDIATE``, on an engine
+whose driver runs sqlite3 inline (server/storage/inline_sqlite.py: no thread hop while the
+lock is held); reads use aiosqlite with a deferred ``BEGIN`` and never take the write lock.
+PostgreSQL writes run concurrently; exclusivity comes from row locks (``FOR UPDATE [SKIP
+LOCKED]``).
 """
 
 from __future__ import annotations
@@ -13,17 +16,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from server.domain.errors import StoreUnavailable
+from server.storage.inline_sqlite import inline_creator
 
 log = logging.getLogger("hallq.storage")
 
 # Waiting longer than this for a row lock means something is stuck: answer 503, don't hang.
 PG_LOCK_TIMEOUT = "5000"  # milliseconds
+# SQLite: how long a writer waits for another process (the CLI) holding the write lock. The
+# inline writer waits on the loop's thread: only another process can hold that lock (this
+# one's readers never take it), and its transactions are short.
+SQLITE_BUSY_TIMEOUT_S = 5.0
 
 
 class Database:
@@ -34,6 +42,8 @@ class Database:
         self.engine = _create_engine(url, echo=echo, pool_size=pool_size)
         self.dialect = self.engine.dialect.name
         self.is_sqlite = self.dialect == "sqlite"
+        # The engine write transactions use: on a SQLite file the inline driver, else the same.
+        self.write_engine = _sqlite_write_engine(url, echo=echo) or self.engine
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
@@ -43,7 +53,7 @@ class Database:
             async with _unavailable_on_error(), self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, _unavailable_on_error(), self.engine.begin() as conn:
+        async with self._write_lock, _unavailable_on_error(), self.write_engine.begin() as conn:
             yield conn
 
     @asynccontextmanager
@@ -65,13 +75,17 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
         await self.engine.dispose()
 
 
 def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 5})
-        _sqlite_pragmas(engine)
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
+        )
+        _sqlite_pragmas(engine, begin="BEGIN")
         return engine
     return create_async_engine(
         url,
@@ -89,22 +103,50 @@ def _create_engine(url: str, *, echo: bool, pool_size: int) -> AsyncEngine:
     )
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _sqlite_write_engine(url: str, *, echo: bool) -> AsyncEngine | None:
+    """The inline-driver engine for writes to a SQLite file; None for other databases.
+
+    An in-memory database would be a second, empty database on a second engine: it keeps
+    the one aiosqlite engine for everything.
+    """
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    if "mode=memory" in str(parsed.query):
+        return None
+    creator = inline_creator(path, timeout=SQLITE_BUSY_TIMEOUT_S)
+    # One connection: writes are serialised by Database's lock anyway.
+    engine = create_async_engine(url, echo=echo, async_creator=creator, pool_size=1, max_overflow=0)
+    _sqlite_pragmas(engine, begin="BEGIN IMMEDIATE")
+    return engine
+
+
+def _sqlite_pragmas(engine: AsyncEngine, *, begin: str) -> None:
+    """Pragmas on every new connection, and the transaction's BEGIN (``begin``).
+
+    Writers begin with ``BEGIN IMMEDIATE`` (the write lock up front, never an upgrade that
+    could fail mid-transaction). Readers begin with a deferred ``BEGIN``: in WAL mode they
+    read a snapshot and never take the write lock, so a reader waiting for its thread hop
+    never holds up the inline writer.
+    """
+
     # pysqlite/aiosqlite open transactions lazily and never emit BEGIN IMMEDIATE; take over
     # transaction control (isolation_level=None) and begin ourselves, as SQLAlchemy documents.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
+        if dbapi_conn.isolation_level is not None:  # the inline driver opens with None
+            dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 @asynccontextmanager

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, literal_column, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, bindparam, func, literal_column, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,30 +30,59 @@ def _is_waiting() -> ColumnElement[bool]:
     return tickets.c.status == literal_column("'waiting'")
 
 
+def _counter_upsert(insert: Callable[[Any], Any]) -> Any:
+    """The counter upsert in ``insert``'s dialect (PostgreSQL and SQLite spell it alike)."""
+    c = counters.c
+    return (
+        insert(counters)
+        .values(
+            hall_id=bindparam("hall"),
+            queue_id=bindparam("queue"),
+            business_date=bindparam("day"),
+            value=1,
+        )
+        .on_conflict_do_update(
+            index_elements=["hall_id", "queue_id", "business_date"], set_={"value": c.value + 1}
+        )
+        .returning(c.value)
+    )
+
+
+# The hot-path statements are built once: SQLAlchemy then memoizes each one's cache key and
+# finds its compiled form directly, instead of coercing a new statement tree per call (that
+# was the largest share of a command's CPU in the profile, docs/performance.md).
+_COUNTER_UPSERT = {
+    "postgresql": _counter_upsert(postgresql.insert),
+    "sqlite": _counter_upsert(sqlite.insert),
+}
+_INSERT_TICKET = tickets.insert()
+_BY_ID = select(tickets).where(tickets.c.id == bindparam("id"))
+_BY_ID_IN_HALL = _BY_ID.where(tickets.c.hall_id == bindparam("hall"))
+_GET_TICKET = {
+    (False, False): _BY_ID,
+    (False, True): _BY_ID.with_for_update(),
+    (True, False): _BY_ID_IN_HALL,
+    (True, True): _BY_ID_IN_HALL.with_for_update(),
+}
+
+
 async def next_counter(conn: AsyncConnection, hall: str, queue: str, day: date) -> int:
     """Increment and return the (hall, queue, day) counter: a row lock, never a sequence."""
-    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(counters)
-    upsert = ins.values(hall_id=hall, queue_id=queue, business_date=day, value=1)
-    stmt = upsert.on_conflict_do_update(
-        index_elements=["hall_id", "queue_id", "business_date"],
-        set_={"value": counters.c.value + 1},
-    ).returning(counters.c.value)
-    return int((await conn.execute(stmt)).scalar_one())
+    stmt = _COUNTER_UPSERT[conn.dialect.name]
+    return int((await conn.execute(stmt, {"hall": hall, "queue": queue, "day": day})).scalar_one())
 
 
-async def insert_ticket(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(tickets.insert().values(**values))
+async def insert_tickets(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert ticket rows (``Unit.flush``'s statement-per-row path)."""
+    await conn.execute(_INSERT_TICKET, rows)
 
 
 async def get_ticket(
     conn: AsyncConnection, hall: str | None, ticket_id: str, *, lock: bool = False
 ) -> Row[Any] | None:
-    stmt = select(tickets).where(tickets.c.id == ticket_id)
-    if hall is not None:
-        stmt = stmt.where(tickets.c.hall_id == hall)
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).first()
+    stmt = _GET_TICKET[(hall is not None, lock)]
+    params = {"id": ticket_id} if hall is None else {"id": ticket_id, "hall": hall}
+    return (await conn.execute(stmt, params)).first()
 
 
 async def get_by_token(conn: AsyncConnection, token: str) -> Row[Any] | None:
@@ -70,16 +100,36 @@ async def get_by_number(
     return (await conn.execute(stmt)).first()
 
 
+_ACTIVE = select(tickets).where(
+    tickets.c.hall_id == bindparam("hall"),
+    tickets.c.window_id == bindparam("window"),
+    tickets.c.status.in_(ACTIVE),
+)
+_ACTIVE_LOCKED = _ACTIVE.with_for_update()
+
+
 async def active_ticket(
     conn: AsyncConnection, hall: str, window: str, *, lock: bool = False
 ) -> Row[Any] | None:
     """The window's called or serving ticket (the partial unique index allows one)."""
+    stmt = _ACTIVE_LOCKED if lock else _ACTIVE
+    return (await conn.execute(stmt, {"hall": hall, "window": window})).first()
+
+
+def _head(klass: bool) -> Any:
+    c = tickets.c
     stmt = select(tickets).where(
-        tickets.c.hall_id == hall, tickets.c.window_id == window, tickets.c.status.in_(ACTIVE)
+        c.hall_id == bindparam("hall"), c.queue_id == bindparam("queue"), _is_waiting()
     )
-    if lock:
-        stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).first()
+    if klass:
+        stmt = stmt.where(c.klass == bindparam("klass"))
+    return (
+        stmt.order_by(c.klass, c.lane_rank, c.position).limit(1).with_for_update(skip_locked=True)
+    )
+
+
+_HEAD = _head(klass=False)
+_HEAD_OF_CLASS = _head(klass=True)
 
 
 async def head(
@@ -95,16 +145,23 @@ async def head(
     other windows are calling are skipped (SKIP LOCKED), so 25 windows draining one queue
     never queue up behind each other; on SQLite writes are serialised and nothing is locked.
     """
-    c = tickets.c
-    stmt = select(
-        c.id, c.queue_id, c.lane, c.lane_rank, c.klass, c.position, c.issued_at, c.requeues
-    ).where(c.hall_id == hall, c.queue_id == queue, _is_waiting())
-    if klass is not None:
-        stmt = stmt.where(c.klass == klass)
-    stmt = stmt.order_by(c.klass, c.lane_rank, c.position).limit(1)
-    row = (await conn.execute(stmt.with_for_update(skip_locked=True))).first()
-    if row is None:
-        return None
+    row = await head_row(conn, hall, queue, klass=klass)
+    return candidate(row) if row is not None else None
+
+
+async def head_row(
+    conn: AsyncConnection, hall: str, queue: str, *, klass: int | None = None
+) -> Row[Any] | None:
+    """``head`` as the whole locked ``tickets`` row, so a caller need not read it again."""
+    if klass is None:
+        result = await conn.execute(_HEAD, {"hall": hall, "queue": queue})
+    else:
+        result = await conn.execute(_HEAD_OF_CLASS, {"hall": hall, "queue": queue, "klass": klass})
+    return result.first()
+
+
+def candidate(row: Row[Any]) -> Candidate:
+    """What the pure ``choose`` needs of a waiting ticket row."""
     return Candidate(
         ticket_id=row.id,
         queue=row.queue_id,
@@ -117,27 +174,53 @@ async def head(
     )
 
 
+@cache
+def _save(columns: tuple[str, ...]) -> Any:
+    """The guarded UPDATE of ``columns`` (those ``ticket_values`` gives), built once.
+
+    Bound names differ from the column names: SQLAlchemy reserves those for the SET clause.
+    """
+    return (
+        update(tickets)
+        .where(tickets.c.id == bindparam("b_id"), tickets.c.status == bindparam("b_expected"))
+        .values({name: bindparam(f"b_{name}") for name in columns})
+    )
+
+
+_WAITING_AHEAD = select(func.count()).where(
+    tickets.c.hall_id == bindparam("hall"),
+    tickets.c.queue_id == bindparam("queue"),
+    _is_waiting(),
+    tuple_(tickets.c.klass, tickets.c.lane_rank, tickets.c.position)
+    < tuple_(
+        bindparam("klass", type_=tickets.c.klass.type),
+        bindparam("lane_rank", type_=tickets.c.lane_rank.type),
+        bindparam("position", type_=tickets.c.position.type),
+    ),
+)
+
+
 async def save_ticket(conn: AsyncConnection, t: Ticket, expected_status: str) -> None:
     """Guarded update: only if the row still has ``expected_status`` (row-count checked)."""
-    result = await conn.execute(
-        update(tickets)
-        .where(tickets.c.id == t.id, tickets.c.status == expected_status)
-        .values(**ticket_values(t))
-    )
+    values = ticket_values(t)
+    params = {f"b_{name}": value for name, value in values.items()}
+    params["b_id"] = t.id
+    params["b_expected"] = expected_status
+    result = await conn.execute(_save(tuple(values)), params)
     if result.rowcount != 1:
         raise invalid_transition("update", "changed")
 
 
 async def waiting_ahead(conn: AsyncConnection, t: Ticket) -> int:
     """How many waiting tickets of its queue come before ``t`` in call order."""
-    c = tickets.c
-    stmt = select(func.count()).where(
-        c.hall_id == t.hall,
-        c.queue_id == t.queue,
-        _is_waiting(),
-        tuple_(c.klass, c.lane_rank, c.position) < tuple_(t.klass, t.lane_rank, t.position),
-    )
-    return int((await conn.execute(stmt)).scalar_one())
+    params = {
+        "hall": t.hall,
+        "queue": t.queue,
+        "klass": t.klass,
+        "lane_rank": t.lane_rank,
+        "position": t.position,
+    }
+    return int((await conn.execute(_WAITING_AHEAD, params)).scalar_one())
 
 
 async def waiting_counts(conn: AsyncConnection, hall: str) -> dict[str, tuple[int, Any]]:
@@ -184,21 +267,24 @@ async def next_positions(
     return [float(p) for p in (await conn.execute(stmt)).scalars()]
 
 
+_STREAKS = select(queue_state.c.queue_id, queue_state.c.priority_streak).where(
+    queue_state.c.hall_id == bindparam("hall"),
+    queue_state.c.queue_id.in_(bindparam("queues", expanding=True)),
+)
+_SET_STREAK = (
+    update(queue_state)
+    .where(queue_state.c.hall_id == bindparam("hall"), queue_state.c.queue_id == bindparam("queue"))
+    .values(priority_streak=bindparam("streak"))
+)
+
+
 async def streaks(conn: AsyncConnection, hall: str, queues: Sequence[str]) -> dict[str, int]:
-    qs = queue_state.c
-    stmt = select(qs.queue_id, qs.priority_streak).where(
-        qs.hall_id == hall, qs.queue_id.in_(list(queues))
-    )
-    return {row[0]: int(row[1]) for row in await conn.execute(stmt)}
+    result = await conn.execute(_STREAKS, {"hall": hall, "queues": list(queues)})
+    return {row[0]: int(row[1]) for row in result}
 
 
 async def set_streak(conn: AsyncConnection, hall: str, queue: str, value: int) -> None:
-    qs = queue_state.c
-    await conn.execute(
-        update(queue_state)
-        .where(qs.hall_id == hall, qs.queue_id == queue)
-        .values(priority_streak=value)
-    )
+    await conn.execute(_SET_STREAK, {"hall": hall, "queue": queue, "streak": value})
 
 
 async def recent_service_seconds(
