@@ -72,6 +72,12 @@ class Row:
 # --- processes ---------------------------------------------------------------------------------
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -246,13 +252,20 @@ class Bench:
             file=sys.stderr,
         )
         self.reset_screens()
+        cpu0 = sum(cpu_s(p) for p in pids)
         self.start_calls(
             [u.replace("ws://", "http://")[: -len("/ws")] for u in urls], windows, path, secs
         )
         calls = self.caller.recv(secs + 60)
+        cpu = sum(cpu_s(p) for p in pids) - cpu0
         time.sleep(0.5)
         self.measure(row, calls, self.collect())
-        row.notes.insert(0, f"load average {load:.2f} → {os.getloadavg()[0]:.2f}")
+        # CPU is far less sensitive to a busy machine than latency: compare it across runs.
+        row.notes.insert(
+            0,
+            f"load average {load:.2f} → {os.getloadavg()[0]:.2f}; server CPU {cpu:.1f} s in "
+            f"{calls['elapsed']:.0f} s ({cpu / max(1, len(calls['sent'])) * 1000:.1f} ms per call)",
+        )
         self.rows.append(row)
         print(f"[{name}] p50 {row.pct(0.5):.1f} p99 {row.pct(0.99):.1f} ms", file=sys.stderr)
         return row

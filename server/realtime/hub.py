@@ -2,10 +2,20 @@
 
 Events reach the hub from the broadcast subscription and from the outbox tail. For every hall
 the hub keeps the last delivered ``(epoch, seq)``: a seq at or below it is a duplicate and is
-dropped; the next seq is delivered to every connection of the hall (a plain loop of
-``put_nowait`` into bounded queues, never a gather of sends); a gap wakes the tail, which
+dropped; the next seq is delivered to every connection of the hall; a gap wakes the tail, which
 reads the missing rows from the outbox and delivers them in order. A new epoch (the database
 was replaced) gives every connection of the hall a fresh snapshot.
+
+Fan-out: each event is encoded once (``WireText``: its JSON and its websocket frame bytes are
+shared by every connection) and handed to the connections by one fan-out task, in chunks of
+``fanout_chunk`` with a turn of the event loop between chunks, so a hall of thousands of
+screens never holds the loop (and the commands waiting on it) for a whole fan-out. Events and
+heartbeats go through the same ordered job queue: every connection sees them in seq order.
+
+(Re)connects are served from memory when possible: replays from a ring of the hall's last
+``replay_max`` events, snapshots from one cached read per (hall, epoch, seq), shared by every
+connection that asks while the read is in flight. A reconnect storm of a thousand screens
+then costs one snapshot read per seq, not one database read per screen.
 
 The tail reads the outbox every ``tail_idle_s`` while the broadcast is healthy (a safety
 net) and every ``tail_degraded_s`` while it is down (then it *is* the delivery path), so
@@ -17,8 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import json
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +45,8 @@ from server.realtime.channels import CONTROL_CHANNEL, hall_channel
 from server.realtime.connection import ALWAYS, Connection
 from server.realtime.frames import dumps, event_frame, heartbeat_frame, snapshot_frame
 from server.realtime.options import RealtimeOptions
+from server.realtime.printing import PrintDesk
+from server.realtime.wire import WireText
 from server.storage.db import Database
 from server.storage.tables import devices, halls, outbox
 
@@ -43,14 +58,44 @@ CLOSE_RESTART = 1012
 GC_FREEZE_FROM = 256  # freeze the heap after the connection ramp (see performance.md)
 
 
+@dataclass(eq=False, slots=True)
+class CachedSnapshot:
+    """A snapshot frame read at ``(epoch, seq)``, shared until the hall moves on or it ages."""
+
+    epoch: str
+    seq: int
+    text: WireText
+    read_at: float
+
+
 @dataclass(eq=False)
 class HallFeed:
-    """What the hub knows of one hall: its epoch, last delivered seq and connections."""
+    """What the hub knows of one hall: its epoch, last delivered seq and connections.
+
+    ``recent`` holds the last delivered events, contiguous and ending at ``last``, for replays.
+    """
 
     hall: str
     epoch: str
     last: int
     conns: set[Connection] = field(default_factory=set)
+    recent: deque[tuple[int, WireText]] = field(default_factory=deque)
+    snapshot: CachedSnapshot | None = None
+    reading: asyncio.Task[CachedSnapshot] | None = None
+    reading_at: tuple[str, int] = ("", -1)  # (epoch, last) when ``reading`` started
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    """One frame for every connection of a hall (an event, or a heartbeat when ``beat``)."""
+
+    feed: HallFeed
+    epoch: str
+    seq: int
+    text: WireText
+    beat: bool = False
+    conns: tuple[Connection, ...] = ()
+    done: int = 0  # connections served so far
 
 
 class Hub:
@@ -69,10 +114,16 @@ class Hub:
         self.options = options or RealtimeOptions()
         self.feeds: dict[str, HallFeed] = {}
         self.duplicates = 0
+        self.snapshot_reads = 0  # snapshots read from the database (the rest came from cache)
+        self.replays_from_memory = 0
+        self.on_revoke: list[Callable[[str], None]] = []  # e.g. forget a cached credential
+        self.printing = PrintDesk()  # print jobs to this process's kiosk agents
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscription: Subscription | None = None
         self._freeze_at = GC_FREEZE_FROM
+        self._jobs: deque[_Job] = deque()
+        self._fanout: asyncio.Task[None] | None = None
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -90,9 +141,14 @@ class Hub:
             ("revocation", self._revocation),
         ):
             self._tasks.append(asyncio.create_task(_supervised(name, job), name=f"hub-{name}"))
+        gc.freeze()  # start-up's objects live as long as the process: keep them out of GC passes
 
     async def stop(self) -> None:
         """Stop the background tasks and close every connection with 1012 (restart)."""
+        await self.printing.stop()
+        if self._fanout is not None:
+            self._tasks.append(self._fanout)
+        self._jobs.clear()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -139,13 +195,70 @@ class Hub:
     async def _read_sync(
         self, hall: str, epoch: str | None, last_seq: int | None
     ) -> tuple[list[tuple[int, str]], int, str]:
+        feed = self.feeds.get(hall)
         if epoch is not None and last_seq is not None:
-            replay = await self._read_replay(hall, epoch, last_seq)
+            replay = None if feed is None else self._replay_from_memory(feed, epoch, last_seq)
+            if replay is None:
+                replay = await self._read_replay(hall, epoch, last_seq)
             if replay is not None:
                 frames, seq = replay
                 return [*frames, (ALWAYS, dumps(heartbeat_frame(epoch, seq)))], seq, "replay"
-        state = await self.read_snapshot(hall)
-        return [(ALWAYS, dumps(snapshot_frame(state)))], int(state["seq"]), "snapshot"
+        if feed is None:  # a hall the hub does not follow (not in the database at start)
+            self.snapshot_reads += 1
+            state = await self.read_snapshot(hall)
+            return [(ALWAYS, dumps(snapshot_frame(state)))], int(state["seq"]), "snapshot"
+        snap = await self.snapshot(feed)
+        return [(ALWAYS, snap.text)], snap.seq, "snapshot"
+
+    def _replay_from_memory(
+        self, feed: HallFeed, epoch: str, last_seq: int
+    ) -> tuple[list[tuple[int, str]], int] | None:
+        """The events after ``last_seq`` from the ring, or None when it does not reach back."""
+        first = feed.recent[0][0] if feed.recent else feed.last + 1
+        if epoch != feed.epoch or not first - 1 <= last_seq <= feed.last:
+            return None
+        self.replays_from_memory += 1
+        missed = itertools.islice(feed.recent, last_seq - first + 1, None)
+        return [(seq, text) for seq, text in missed], feed.last
+
+    async def snapshot(self, feed: HallFeed) -> CachedSnapshot:
+        """A snapshot no older than what the hub delivered: cached, shared or freshly read.
+
+        A cached or in-flight read is only reused when no event was delivered since it began:
+        a connection attached after that event would otherwise miss it.
+        """
+        cached = feed.snapshot
+        if (
+            cached is not None
+            and cached.epoch == feed.epoch
+            and cached.seq >= feed.last
+            and time.monotonic() - cached.read_at <= self.options.snapshot_max_age_s
+        ):
+            return cached
+        task = feed.reading
+        if task is None or feed.reading_at != (feed.epoch, feed.last):
+            task = asyncio.get_running_loop().create_task(self._read_snapshot(feed))
+            task.add_done_callback(_retrieve)
+            feed.reading, feed.reading_at = task, (feed.epoch, feed.last)
+        # Shielded: a client that leaves mid-read must not cancel the read others wait for.
+        return await asyncio.shield(task)
+
+    async def _read_snapshot(self, feed: HallFeed) -> CachedSnapshot:
+        try:
+            self.snapshot_reads += 1
+            state = await self.read_snapshot(feed.hall)
+            snap = CachedSnapshot(
+                str(state["epoch"]),
+                int(state["seq"]),
+                WireText(dumps(snapshot_frame(state))),
+                time.monotonic(),
+            )
+            if snap.epoch == feed.epoch:
+                feed.snapshot = snap
+            return snap
+        finally:
+            if feed.reading is asyncio.current_task():
+                feed.reading = None
 
     async def _read_replay(
         self, hall: str, epoch: str, last_seq: int
@@ -188,11 +301,61 @@ class Hub:
             self._wake.set()  # a gap: the tail reads the missing rows and delivers in order
             return
         feed.last = seq
-        for conn in tuple(feed.conns):
-            conn.push(seq, text)
+        frame = WireText(text)
+        feed.recent.append((seq, frame))
+        if len(feed.recent) > self.options.replay_max:
+            feed.recent.popleft()
+        self._fan_out(_Job(feed, epoch, seq, frame))
+
+    # --- fan-out ----------------------------------------------------------------------------
+
+    def _fan_out(self, job: _Job) -> None:
+        """Give ``job`` to every connection of its hall, after every job queued before it.
+
+        When nothing is queued the first chunk goes out right here (no task hop for a small
+        hall); the rest, and everything queued behind it, is the fan-out task's.
+        """
+        job.conns = tuple(job.feed.conns)
+        if self._fanout is None and not self._jobs and self._run(job, self.options.fanout_chunk):
+            return
+        self._jobs.append(job)
+        if self._fanout is None:
+            self._fanout = asyncio.get_running_loop().create_task(self._fan_out_loop())
+
+    async def _fan_out_loop(self) -> None:
+        try:
+            while self._jobs:
+                if self._run(self._jobs[0], self.options.fanout_chunk):
+                    self._jobs.popleft()
+                await asyncio.sleep(0)  # let commands and reads run between chunks
+        finally:
+            self._fanout = None
+
+    def _run(self, job: _Job, chunk: int) -> bool:
+        """Serve up to ``chunk`` more connections of ``job``; True when it is finished."""
+        if job.epoch != job.feed.epoch:
+            return True  # the hall was reset meanwhile: its connections get snapshots instead
+        conns = job.conns
+        end = min(len(conns), job.done + chunk)
+        if job.beat:
+            for conn in conns[job.done : end]:
+                if conn.syncing:
+                    continue
+                if conn.floor > job.seq:  # the client's snapshot is ahead of the hub
+                    conn.push(ALWAYS, dumps(heartbeat_frame(job.epoch, conn.floor)))
+                else:
+                    conn.push(ALWAYS, job.text)
+        else:
+            seq, text = job.seq, job.text
+            for conn in conns[job.done : end]:
+                conn.push(seq, text)
+        job.done = end
+        return end >= len(conns)
 
     def revoke(self, device_id: str) -> None:
         """Close every connection of a revoked device with 4403."""
+        for forget in self.on_revoke:
+            forget(device_id)
         for feed in self.feeds.values():
             for conn in tuple(feed.conns):
                 if conn.device_id == device_id:
@@ -249,29 +412,27 @@ class Hub:
     async def _reset(self, feed: HallFeed, epoch: str, seq: int) -> None:
         log.info("hall %s: new epoch or far behind; sending snapshots", feed.hall)
         feed.epoch, feed.last = epoch, seq
+        feed.recent.clear()  # the ring holds only events contiguous up to ``last``
         gens = [(conn, conn.begin_sync()) for conn in tuple(feed.conns)]
         try:
-            state = await self.read_snapshot(feed.hall)
+            snap = await self.snapshot(feed)
         except BaseException:
             for conn, _ in gens:  # they would wait for a snapshot forever: let them reconnect
                 conn.close(CLOSE_RESTART, "resync failed; reconnect")
             raise
-        text = dumps(snapshot_frame(state))
         for conn, gen in gens:
-            conn.finish_sync(gen, [(ALWAYS, text)], int(state["seq"]))
+            conn.finish_sync(gen, [(ALWAYS, snap.text)], snap.seq)
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.options.heartbeat_s)
-            for feed in self.feeds.values():
-                text = dumps(heartbeat_frame(feed.epoch, feed.last))
-                for conn in tuple(feed.conns):
-                    if conn.syncing:
-                        continue
-                    if conn.floor > feed.last:  # the client's snapshot is ahead of the hub
-                        conn.push(ALWAYS, dumps(heartbeat_frame(feed.epoch, conn.floor)))
-                    else:
-                        conn.push(ALWAYS, text)
+            self.beat()
+
+    def beat(self) -> None:
+        """Queue a heartbeat for every connection, behind the events queued before it."""
+        for feed in self.feeds.values():
+            text = WireText(dumps(heartbeat_frame(feed.epoch, feed.last)))
+            self._fan_out(_Job(feed, feed.epoch, feed.last, text, beat=True))
 
     async def _revocation(self) -> None:
         while True:
@@ -293,6 +454,12 @@ class Hub:
                 revoked += list((await conn.execute(stmt)).scalars())
         for device_id in revoked:
             self.revoke(device_id)
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a shared read's failure as seen: its waiters may all have gone."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _rows_after(hall: str, after: int, upto: int) -> Any:

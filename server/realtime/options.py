@@ -21,6 +21,8 @@ class RealtimeOptions:
     sweep_age_s: float = 2.0  # ... and re-publish those unpublished for this long
     mark_s: float = 0.1  # relay: batch "published = true" updates this long
     replay_max: int = 1000  # a client this far behind gets a snapshot instead of a replay
+    fanout_chunk: int = 200  # connections served per turn of the event loop in a fan-out
+    snapshot_max_age_s: float = 1.0  # a cached snapshot (same seq) is reused this long
     rate_per_s: float = 20.0  # client messages per second per connection ...
     rate_burst: float = 20.0  # ... with this burst; beyond: close 1008
     max_frame_bytes: int = MAX_FRAME_BYTES

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from server.realtime.broadcast import Broadcast, create_broadcast
 from server.realtime.hub import Hub, SnapshotReader
 from server.realtime.options import RealtimeOptions
 from server.realtime.relay import Relay
+from server.realtime.tokens import TokenLookup
 from server.storage.db import Database
 
 
@@ -25,6 +28,8 @@ class Realtime:
         self.broadcast = broadcast or create_broadcast(broadcast_url)
         self.hub = Hub(db, self.broadcast, read_snapshot, self.options)
         self.relay = Relay(db, self.broadcast, self.hub, self.options)
+        # How hellos' tokens become actors: set by the web layer, which knows the services.
+        self.tokens: TokenLookup[Any] | None = None
 
     async def start(self) -> None:
         """Connect the broadcast (never fails on a Redis outage), start the hub and relay."""
