@@ -11,6 +11,7 @@ from server.domain.errors import BadRequest, Forbidden, not_found
 from server.domain.lifecycle import klass_for
 from server.domain.model import Ticket, TicketStatus
 from server.domain.numbering import check_issue_allowed, format_number, issue_position
+from server.services import print_jobs
 from server.services.actors import Actor
 from server.services.unit import Unit
 from server.storage import tickets as store
@@ -114,9 +115,12 @@ async def issue(u: Unit, req: IssueRequest) -> Ticket:
         klass=klass_for(lane.id),
         status_token=secrets.token_urlsafe(18),
     )
-    await store.insert_ticket(u.conn, _insert_values(ticket, u.actor))
+    # Written by u.flush (on PostgreSQL in its one statement): nothing here reads it back.
+    u.insert_ticket_at_flush(_insert_values(ticket, u.actor))
     u.emit(events.ticket_event(events.TICKET_ISSUED, ticket))
     u.audit("ticket.issue", ticket=ticket.id, detail=f"{ticket.number} {queue.id}")
+    # Paper: a kiosk's ticket becomes a print job for its agent, in this same transaction.
+    await print_jobs.enqueue_for_kiosk(u.conn, u.actor, ticket, u.now)
     return ticket
 
 

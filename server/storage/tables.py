@@ -254,3 +254,40 @@ evaluations = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("followup_due", Date),
 )
+
+# Tickets to print at the kiosk that issued them (or a reprint there): pending → sent →
+# printed | failed. The ticket is committed regardless of the printer (ticket first, paper
+# second); a reprint is a new job for the same ticket, never a new ticket.
+print_jobs = Table(
+    "print_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("hall_id", String(64), nullable=False),
+    Column("device_id", String(32), nullable=False),
+    Column("ticket_id", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(200)),
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Open jobs only: each process polls these for the kiosks connected to it.
+    Index(
+        "ix_print_jobs_open",
+        "device_id",
+        "created_at",
+        sqlite_where=text("status IN ('pending', 'sent')"),
+        postgresql_where=text("status IN ('pending', 'sent')"),
+    ),
+    Index("ix_print_jobs_ticket_id", "ticket_id"),
+)
+
+# The last printer status each kiosk agent reported: a device.status event is written only
+# when it changes. No personal data: online, paper and cover flags.
+device_status = Table(
+    "device_status",
+    metadata,
+    Column("device_id", String(32), primary_key=True),
+    Column("hall_id", String(64), nullable=False),
+    Column("printer", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -18,11 +18,12 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server.domain.errors import Forbidden, StoreUnavailable, Unauthorized
+from server.domain.errors import Forbidden, HallqError, StoreUnavailable, Unauthorized
 from server.realtime.connection import ALWAYS, Connection
 from server.realtime.frames import dumps, error_frame
 from server.realtime.runtime import Realtime
-from server.services import auth
+from server.realtime.wire import wire_of
+from server.services import auth, print_jobs
 from server.services.actors import DEVICE_ROLES, STAFF_ROLES, Actor
 from server.services.commands import ANONYMOUS
 from server.web.state import AppState
@@ -97,7 +98,10 @@ async def _admit(st: AppState, hello: Hello) -> tuple[Actor, str]:
     """The actor behind the token and the hall it may watch (from the credential)."""
     now = st.clock.now()
     try:
-        actor: Actor = await st.commands.read(lambda c: auth.authenticate(c, hello.token, now))
+        if st.realtime is not None and st.realtime.tokens is not None:
+            actor: Actor = await st.realtime.tokens.resolve(hello.token)
+        else:
+            actor = await st.commands.read(lambda c: auth.authenticate(c, hello.token, now))
     except Unauthorized as exc:
         detail = f"ws token sha256:{auth.hash_token(hello.token)[:10]}"
         await st.commands.audit_rejection(ANONYMOUS, None, exc, detail=detail)
@@ -127,7 +131,25 @@ def _hall_problem(actor: Actor, hall: str | None, hello: Hello) -> str | None:
 
 
 class Session:
-    """A subscribed connection: writer task, reader loop, and the hub's close requests."""
+    """A subscribed connection: one task (the endpoint's own) reads, the hub writes.
+
+    Nothing else runs per connection: frames go out from the hub's fan-out (see
+    ``Connection``), and a close the hub asks for (slow consumer, revocation, restart) or a
+    socket found dead cancels the read loop through ``Connection.on_close``.
+    """
+
+    __slots__ = (
+        "_cancelled",
+        "_last_resync",
+        "_task",
+        "actor",
+        "bucket",
+        "conn",
+        "gone",
+        "rt",
+        "st",
+        "ws",
+    )
 
     def __init__(
         self, websocket: WebSocket, st: AppState, rt: Realtime, actor: Actor, hall: str
@@ -136,61 +158,76 @@ class Session:
         self.st = st
         self.rt = rt
         self.actor = actor
-        o = rt.options
-        self.bucket = TokenBucket(o.rate_per_s, o.rate_burst)
+        self.bucket: TokenBucket | None = None  # made on a first message: screens send none
         self.conn = Connection(
             websocket.send_text,
             hall=hall,
             actor=actor,
             device_id=actor.id if actor.kind == "device" else None,
-            queue_size=o.queue_size,
+            queue_size=rt.options.queue_size,
+            # Starlette passes the server's ``receive`` through unwrapped: it leads to uvicorn's
+            # protocol, whose transport takes the hub's pre-encoded frames directly.
+            wire=wire_of(websocket._receive),
+            on_close=self._stop_reading,
         )
         self.gone = False
         self._last_resync = 0.0
+        self._task: asyncio.Task[Any] | None = None
+        self._cancelled = False
 
     async def run(self, hello: Hello) -> None:
-        writer = asyncio.create_task(self._write())
-        self.rt.hub.attach(self.conn)
+        self._task = asyncio.current_task()
+        hub = self.rt.hub
+        hub.attach(self.conn)
         try:
-            await self.rt.hub.sync(self.conn, hello.epoch, hello.last_seq)
-            reader = asyncio.create_task(self._read())
-            closed = asyncio.create_task(self.conn.closed.wait())
-            tasks = {writer, reader, closed}
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in (reader, closed):
-                await _cancel(task)
+            await hub.sync(self.conn, hello.epoch, hello.last_seq)
+            if self.actor.role == "kiosk":  # unacked print jobs now, new ones as they come
+                hub.printing.attach(self.conn, print_jobs.JobFeed(self.st.commands))
+            if self.conn.close_code is None and not self.conn.gone:
+                await self._read()
+        except asyncio.CancelledError:
+            if not self._cancelled:
+                raise  # the server is stopping this task, not the hub
+            self._task.uncancel()  # type: ignore[union-attr]
         except StoreUnavailable:
             self.conn.close(CLOSE_TRY_LATER, "store unavailable; reconnect later")
         finally:
-            self.rt.hub.detach(self.conn)
-            await _cancel(writer)
-        if self.conn.close_code is not None and not self.gone:
+            self._task = None  # from here on a close request must not cancel us
+            hub.detach(self.conn)
+            hub.printing.detach(self.conn)
+            await self.conn.stop()
+            self.conn.on_close = None  # no cycle left between the session and its connection
+        if self.conn.close_code is not None and not (self.gone or self.conn.gone):
             log.info("ws closed %s: %s", self.conn.close_code, self.conn.close_reason)
             await _close(self.ws, self.conn.close_code, self.conn.close_reason)
 
-    async def _write(self) -> None:
-        try:
-            await self.conn.run_writer()
-        except (OSError, WebSocketDisconnect, RuntimeError):
-            self.gone = True
+    def _stop_reading(self, conn: Connection) -> None:
+        """``Connection.on_close``: end the read loop unless it is the one asking."""
+        task = self._task
+        if task is not None and task is not asyncio.current_task() and not self._cancelled:
+            self._cancelled = True
+            task.cancel()
 
     async def _read(self) -> None:
         o = self.rt.options
-        while True:
+        conn = self.conn
+        while conn.close_code is None and not conn.gone:
             message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":
                 self.gone = True
                 return
+            if self.bucket is None:
+                self.bucket = TokenBucket(o.rate_per_s, o.rate_burst)
             if not self.bucket.take():
-                self.conn.close(CLOSE_POLICY, f"over {o.rate_per_s:.0f} messages per second")
+                conn.close(CLOSE_POLICY, f"over {o.rate_per_s:.0f} messages per second")
                 return
             try:
                 frame = decode(message, max_bytes=o.max_frame_bytes, max_depth=o.max_depth)
                 await self._handle(frame)
             except ErrorReply as exc:
-                self.conn.push(ALWAYS, dumps(error_frame(exc.code, exc.reason)))
+                conn.push(ALWAYS, dumps(error_frame(exc.code, exc.reason)))
             except CloseWith as exc:
-                self.conn.close(exc.code, exc.reason)
+                conn.close(exc.code, exc.reason)
                 return
 
     async def _handle(self, frame: dict[str, Any]) -> None:
@@ -203,8 +240,17 @@ class Session:
             if self.actor.role != "kiosk":
                 raise ErrorReply("forbidden", f"only kiosk agents send {kind}")
             check_print_ack(frame) if kind == "print.ack" else check_device_status(frame)
+            await self._kiosk_report(kind, frame)
         else:
             raise ErrorReply("unknown_type", f"unknown message type {kind[:40]!r}")
+
+    async def _kiosk_report(self, kind: str, frame: dict[str, Any]) -> None:
+        """A kiosk agent's ``print.ack`` or ``device.status``: a command of that kiosk."""
+        record = print_jobs.on_print_ack if kind == "print.ack" else print_jobs.on_device_status
+        try:
+            await record(self.st.commands, self.actor, self.conn.hall, frame)
+        except HallqError as exc:  # refused (another device's job …) or store unavailable
+            raise ErrorReply(exc.code, exc.message_en) from None
 
     async def _resync(self) -> None:
         now = time.monotonic()
@@ -212,12 +258,6 @@ class Session:
             raise ErrorReply("rate_limited", "at most two resyncs per second")
         self._last_resync = now
         await self.rt.hub.sync(self.conn, None, None)
-
-
-async def _cancel(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
