@@ -6,6 +6,7 @@ from server.config.load import check_config, load_config
 from server.config.model import (
     AnnounceConfig,
     AppConfig,
+    DisplayConfig,
     HallConfig,
     LaneConfig,
     QueueConfig,
@@ -19,6 +20,7 @@ from server.config.settings import ServerSettings, config_path, resolve_settings
 __all__ = [
     "AnnounceConfig",
     "AppConfig",
+    "DisplayConfig",
     "HallConfig",
     "LaneConfig",
     "QueueConfig",

@@ -11,11 +11,14 @@ from server.config.hours import business_hours, parse_time
 from server.config.model import (
     AnnounceConfig,
     AppConfig,
+    DisplayConfig,
     HallConfig,
     LaneConfig,
     QueueConfig,
     ServiceConfig,
     TicketTexts,
+    VoiceCacheConfig,
+    VoiceConfig,
     WindowConfig,
     ZoneConfig,
 )
@@ -29,7 +32,9 @@ from server.config.schema import (
     RulesRaw,
     ServiceRaw,
     TicketTextsRaw,
+    VoiceTopRaw,
     WindowRaw,
+    hall_voice,
     layered,
 )
 from server.domain.model import HallRules, QueuePolicy
@@ -64,6 +69,7 @@ def build_config(raw: ConfigRaw, path: Path) -> AppConfig:
         server=server_settings(raw.server),
         lanes=lanes,
         halls={hall.id: _hall(raw, hall, lanes) for hall in raw.halls},
+        voice_cache=_voice_cache(raw.voice),
     )
 
 
@@ -92,6 +98,8 @@ def _hall(raw: ConfigRaw, hall: HallRaw, lanes: dict[str, LaneConfig]) -> HallCo
         show_staff_name=hall.show_staff_name,
         announce=_announce(raw, hall),
         ticket_texts=_ticket_texts(raw, hall),
+        voice=_voice(raw, hall),
+        display=_display(hall),
     )
 
 
@@ -135,3 +143,25 @@ def _ticket_texts(raw: ConfigRaw, hall: HallRaw) -> TicketTexts:
     merged = layered(TicketTextsRaw, raw.ticket_texts, hall.ticket_texts)
     values = {key: tuple(lines) for key, lines in merged.model_dump(exclude_none=True).items()}
     return replace(DEFAULT_TICKET_TEXTS, **values)
+
+
+def _voice(raw: ConfigRaw, hall: HallRaw) -> VoiceConfig:
+    values = hall_voice(raw.voice, hall.voice).model_dump(exclude_none=True)
+    if "clips_dir" in values:
+        values["clips_dir"] = Path(values["clips_dir"])
+    if "clips_phrases" in values:
+        values["clips_phrases"] = tuple(values["clips_phrases"].items())
+    return VoiceConfig(**values)
+
+
+def _display(hall: HallRaw) -> DisplayConfig:
+    d = hall.display
+    notice = d.notice if d.notice is not None else hall.notice
+    return DisplayConfig(notice, d.notice_en or "", d.english, d.show_staff)
+
+
+def _voice_cache(top: VoiceTopRaw) -> VoiceCacheConfig:
+    folder = Path(top.cache_dir) if top.cache_dir else None
+    if top.cache_mb is None:
+        return VoiceCacheConfig(folder)
+    return VoiceCacheConfig(folder, top.cache_mb)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from server.config.checks import (
@@ -23,8 +24,11 @@ from server.config.schema import (
     HoursRaw,
     QueueRaw,
     ZoneRaw,
+    hall_voice,
     layered,
 )
+from server.domain.announce import ZH_TEMPLATES
+from server.voice import clips
 
 WINDOW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
 WINDOW_RULE = 'use letters, digits, - and _ (at most 16), e.g. id = "3" or "G1"'
@@ -40,7 +44,8 @@ def hall_problems(raw: ConfigRaw, hall: HallRaw, index: int, known: Known) -> li
     problems += _queues(raw, hall, path, known)
     problems += _windows(hall, path, known)
     problems += _lanes(raw, hall, path, known)
-    return problems + _announce(raw, hall, path)
+    problems += _display(hall, path)
+    return problems + _announce(raw, hall, path) + _voice(raw, hall, path)
 
 
 def _timezone(name: str, path: str) -> list[Problem]:
@@ -175,9 +180,83 @@ def _announce(raw: ConfigRaw, hall: HallRaw, path: str) -> list[Problem]:
     return problems
 
 
+def _voice(raw: ConfigRaw, hall: HallRaw, path: str) -> list[Problem]:
+    def where(key: str) -> str:
+        return f"{path}.voice.{key}" if getattr(hall.voice, key) is not None else f"voice.{key}"
+
+    voice = hall_voice(raw.voice, hall.voice)
+    extra = voice.clips_phrases or {}
+    problems = [
+        Problem(where("clips_phrases"), issue.what, issue.fix)
+        for issue in clips.phrase_issues(extra)
+    ]
+    if voice.engine != "clips" or problems:
+        return problems
+    if voice.clips_dir is None:
+        return [_no_clips_dir(where("engine"), hall.id)]
+    return _clips(raw, hall, path, clips.phrase_table(extra), where("clips_dir"), voice.clips_dir)
+
+
+def _clips(
+    raw: ConfigRaw,
+    hall: HallRaw,
+    path: str,
+    phrases: dict[str, str],
+    dir_path: str,
+    folder: str,
+) -> list[Problem]:
+    """Every template's words have clips, and the folder holds every clip the hall needs."""
+    merged = layered(AnnounceRaw, raw.announce, hall.announce)
+    prefixes = [q.prefix for q in hall.queues]
+    windows = [w.number for w in hall.windows]
+    needed: dict[str, str] = {}
+    problems: list[Problem] = []
+    for kind, default in ZH_TEMPLATES.items():
+        template = getattr(merged, kind) or default
+        where = f"{path}.announce" if getattr(hall.announce, kind) is not None else "announce"
+        found, issues = clips.needed_clips([template], prefixes, windows, phrases)
+        needed |= {token: why for token, why in found.items() if token not in needed}
+        problems += [Problem(f"{where}.{kind}", i.what, i.fix) for i in issues]
+    issues = clips.folder_issues(Path(folder), needed)
+    return problems + [Problem(dir_path, issue.what, issue.fix) for issue in issues]
+
+
+def _no_clips_dir(path: str, hall_id: str) -> Problem:
+    return Problem(
+        path,
+        'engine "clips" needs the folder of the hall\'s recorded clips',
+        f'add clips_dir = "/srv/hallq/clips/{hall_id}" to [halls.voice] (docs/voice.md), '
+        'or use engine = "espeak-ng"',
+    )
+
+
 def _options(items: Sequence[ZoneRaw | QueueRaw], written: set[str]) -> list[str]:
     ids = [item.id for item in items]
     return ids + sorted(written - set(ids))
+
+
+def _display(hall: HallRaw, path: str) -> list[Problem]:
+    """The notice runs along one line of the hall screen; it has one source of truth."""
+    problems = []
+    if hall.display.notice is not None and hall.notice:
+        problems.append(
+            Problem(
+                f"{path}.display.notice",
+                "the notice is set twice (halls.notice and halls.display.notice)",
+                "keep one: halls.display.notice replaces halls.notice on the screens",
+            )
+        )
+    for key in ("notice", "notice_en"):
+        text = getattr(hall.display, key)
+        if text and ("\n" in text or "\r" in text):
+            problems.append(
+                Problem(
+                    f"{path}.display.{key}",
+                    "the notice has a line break, but it scrolls along a single line",
+                    "write it on one line (separate sentences with a space or 。)",
+                )
+            )
+    return problems
 
 
 def _empty(path: str, key: str, kind: str) -> Problem:

@@ -112,12 +112,53 @@ class AnnounceConfig:
         }[kind]
 
 
+VoiceEngine = Literal["espeak-ng", "clips", "browser"]
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    """How a hall's calls are heard (``[voice]``, ``[halls.voice]``; see docs/voice.md).
+
+    The texts, ``repeat`` and ``english`` stay in ``AnnounceConfig``: this is only the sound.
+    """
+
+    engine: VoiceEngine = "espeak-ng"
+    chime: bool = True
+    espeak_voice: str = "cmn"
+    espeak_voice_en: str = "en"
+    espeak_speed: int = 150
+    clips_dir: Path | None = None
+    clips_phrases: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceCacheConfig:
+    """Where rendered announcements are kept (``[voice] cache_dir``, ``cache_mb``)."""
+
+    dir: Path | None = None  # None: <system temp>/hallq-voice
+    max_mb: int = 64
+
+
 @dataclass(frozen=True, slots=True)
 class TicketTexts:
     """Reminder lines printed at the foot of a ticket."""
 
     reminders: tuple[str, ...]
     reminders_en: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayConfig:
+    """What a hall's screens show besides the queue (``[halls.display]``, docs/display.md).
+
+    ``notice`` falls back to the hall's ``notice``. ``show_staff = false`` keeps staff out of
+    the snapshot itself, not just off the screen: every hall subscriber receives it.
+    """
+
+    notice: str = ""
+    notice_en: str = ""
+    english: bool = False
+    show_staff: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +183,8 @@ class HallConfig:
     show_staff_name: bool
     announce: AnnounceConfig
     ticket_texts: TicketTexts
+    voice: VoiceConfig
+    display: DisplayConfig = DisplayConfig()
 
     def zone(self, zone_id: str) -> ZoneConfig:
         """The zone, or a 404 ``zone_not_found``."""
@@ -172,6 +215,7 @@ class AppConfig:
     server: ServerSettings
     lanes: dict[str, LaneConfig]
     halls: dict[str, HallConfig]
+    voice_cache: VoiceCacheConfig
 
     def hall(self, hall_id: str) -> HallConfig:
         """The hall, or a 404 ``hall_not_found``."""

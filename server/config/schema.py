@@ -80,6 +80,31 @@ class AnnounceRaw(Raw):
     english: bool | None = None
 
 
+class VoiceRaw(Raw):
+    """Every key optional: ``[halls.voice]`` overrides the top-level ``[voice]`` key by key."""
+
+    engine: Literal["espeak-ng", "clips", "browser"] | None = None
+    chime: bool | None = None
+    espeak_voice: Text | None = None
+    espeak_voice_en: Text | None = None
+    espeak_speed: Annotated[int, Field(ge=80, le=300)] | None = None
+    clips_dir: Text | None = None
+    clips_phrases: dict[str, str] | None = None
+
+
+class VoiceTopRaw(VoiceRaw):
+    """The top-level ``[voice]``: hall defaults plus the server-wide audio cache."""
+
+    cache_dir: Text | None = None
+    cache_mb: Annotated[int, Field(ge=1, le=4096)] | None = None
+
+
+def hall_voice(top: VoiceTopRaw, hall: VoiceRaw) -> VoiceRaw:
+    """A hall's voice keys: ``[voice]`` (without the server-wide cache keys) under its own."""
+    defaults = VoiceRaw.model_validate(top.model_dump(exclude={"cache_dir", "cache_mb"}))
+    return layered(VoiceRaw, defaults, hall)
+
+
 class TicketTextsRaw(Raw):
     reminders: list[str] | None = None
     reminders_en: list[str] | None = None
@@ -138,6 +163,15 @@ class WindowRaw(Raw):
     kind: Literal["service", "guide", "pickup"] = "service"
 
 
+class DisplayRaw(Raw):
+    """``[halls.display]``: what the hall's screens show besides the queue (docs/display.md)."""
+
+    notice: Annotated[str, Field(max_length=500)] | None = None
+    notice_en: Annotated[str, Field(max_length=500)] | None = None
+    english: bool = False
+    show_staff: bool = True
+
+
 class HallRaw(Raw):
     id: str
     name: Text
@@ -150,6 +184,8 @@ class HallRaw(Raw):
     hours: HoursRaw = HoursRaw()
     rules: RulesRaw = RulesRaw()
     announce: AnnounceRaw = AnnounceRaw()
+    voice: VoiceRaw = VoiceRaw()
+    display: DisplayRaw = DisplayRaw()
     ticket_texts: TicketTextsRaw = TicketTextsRaw()
     lanes: dict[str, LaneOverrideRaw] = Field(default_factory=dict)
     zones: list[ZoneRaw] = Field(default_factory=list)
@@ -162,6 +198,7 @@ class ConfigRaw(Raw):
     rules: RulesRaw = RulesRaw()
     hours: HoursRaw = HoursRaw()
     announce: AnnounceRaw = AnnounceRaw()
+    voice: VoiceTopRaw = VoiceTopRaw()
     ticket_texts: TicketTextsRaw = TicketTextsRaw()
     lanes: list[LaneRaw] = Field(default_factory=list)
     services: list[ServiceRaw] = Field(default_factory=list)

@@ -237,11 +237,19 @@ async def redeem_pairing(conn: AsyncConnection, code: str, now: datetime) -> tup
             code="pairing_invalid",
         )
     token = new_token("hqd")
-    await conn.execute(
+    # Guarded on the code itself: of two browsers redeeming the same code at once (READ
+    # COMMITTED lets both read the row), only the one whose update still finds it wins.
+    result = await conn.execute(
         update(devices)
-        .where(devices.c.id == row.id)
+        .where(devices.c.id == row.id, devices.c.pairing_hash == hash_token(code))
         .values(token_hash=hash_token(token), pairing_hash=None)
     )
+    if result.rowcount != 1:
+        raise Unauthorized(
+            "配对码已被使用，请管理员重新生成。",
+            "Pairing code was redeemed by another request; enroll again.",
+            code="pairing_invalid",
+        )
     return token, _device_actor(row)
 
 

@@ -49,10 +49,10 @@ async def _windows(conn: AsyncConnection, hall: HallConfig) -> list[dict[str, An
         )
     }
     names = await _staff_names(conn, [r.staff_id for r in rows if r.staff_id])
-    return [_window(r, active.get(r.id), names.get(r.staff_id), hall.show_staff_name) for r in rows]
+    return [_window(r, active.get(r.id), names.get(r.staff_id), hall) for r in rows]
 
 
-def _window(row: Any, t: Any, staff_row: Any, show_staff: bool) -> dict[str, Any]:
+def _window(row: Any, t: Any, staff_row: Any, hall: HallConfig) -> dict[str, Any]:
     ticket = None
     if t is not None:
         ticket = {
@@ -62,8 +62,11 @@ def _window(row: Any, t: Any, staff_row: Any, show_staff: bool) -> dict[str, Any
             "recalls": t.recalls,
         }
     person = None
-    if staff_row is not None and show_staff:
-        person = {"code": staff_row.code, "name_masked": mask_name(staff_row.name)}
+    # display.show_staff = false: no staff in the snapshot at all, since every subscriber of
+    # the hall receives it; show_staff_name = false: the staff code without the masked name.
+    if staff_row is not None and hall.display.show_staff:
+        name = mask_name(staff_row.name) if hall.show_staff_name else ""
+        person = {"code": staff_row.code, "name_masked": name}
     return {
         "id": row.id,
         "number": row.number,

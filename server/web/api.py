@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.domain.errors import Forbidden, not_found
 from server.domain.model import Outcome, Ticket
-from server.services import auth, calling, issuing
+from server.services import auth, calling, issuing, lookup, print_jobs
+from server.services import history as history_service
 from server.services import tickets as ticket_service
 from server.services import windows as window_service
 from server.services.commands import fingerprint
@@ -21,7 +23,8 @@ from server.services.views import ticket_view
 from server.storage import halls as hall_store
 from server.storage import tickets as ticket_store
 from server.storage.rows import ticket_from_row
-from server.web import inputs
+from server.voice import web as voice_web
+from server.web import devices, inputs, public_live, ticket_preview
 from server.web.deps import actor, credential, idempotency_key, require_hall, state
 from server.web.halls import hall_view
 
@@ -73,6 +76,25 @@ async def get_snapshot(request: Request) -> Response:
     return _json(await st.commands.read(lambda conn: snapshot(conn, hall, now), snapshot=True))
 
 
+async def window_history(request: Request) -> Response:
+    """Today's ended visits at a window: its terminal, the staff signed in to it, managers."""
+    st = state(request)
+    hall = st.config.hall(request.path_params["hall"])
+    window_id = request.path_params["window"]
+    who = await actor(request)
+    try:
+        who.require_window(hall.id, window_id)
+    except Forbidden as exc:
+        await st.commands.audit_rejection(who, hall.id, exc)
+        raise
+    now = st.clock.now()
+    return _json(
+        await st.commands.read(
+            lambda conn: history_service.window_history(conn, hall, window_id, now)
+        )
+    )
+
+
 async def issue_ticket(request: Request) -> Response:
     raw = await _body(request)
     body = inputs.parse(inputs.IssueBody, raw)
@@ -95,6 +117,24 @@ async def get_ticket(request: Request) -> Response:
     await require_hall(request, who, t.hall)
     hall = st.config.hall(t.hall)
     return _json(await st.commands.read(lambda conn: ticket_service.view(conn, hall, t)))
+
+
+async def find_ticket(request: Request) -> Response:
+    """GET /halls/{hall}/tickets?number=A005[&date=YYYY-MM-DD]: the guide desk's lookup."""
+    st = state(request)
+    hall = st.config.hall(request.path_params["hall"])
+    who = await actor(request)
+    await require_hall(request, who, hall.id)
+    number = lookup.normalize_number(request.query_params.get("number"))
+    day = lookup.parse_day(request.query_params.get("date"), hall, st.clock.now())
+    try:
+        found = await st.commands.read(
+            lambda conn: lookup.find_by_number(conn, hall, who, number, day)
+        )
+    except Forbidden as exc:
+        await st.commands.audit_rejection(who, hall.id, exc)
+        raise
+    return _json(found)
 
 
 async def public_ticket(request: Request) -> Response:
@@ -212,6 +252,26 @@ async def _evaluate(u: Unit, ticket_id: str, b: Any) -> tuple[int, Any]:
     return 201, await ticket_service.evaluate(u, ticket_id, b.rating, list(b.reasons), b.comment)
 
 
+class ReprintBody(inputs.Body):
+    device: str | None = Field(default=None, min_length=1, max_length=32)
+
+
+async def _reprint(u: Unit, ticket_id: str, b: Any) -> tuple[int, Any]:
+    return 201, await print_jobs.reprint(u, ticket_id, b.device)
+
+
+_reprint_command = _ticket_command(ReprintBody, _reprint)
+
+
+async def reprint_ticket(request: Request) -> Response:
+    """A new print job for the same ticket (guide desk, managers, the issuing kiosk)."""
+    response = await _reprint_command(request)
+    rt = state(request).realtime
+    if rt is not None:
+        rt.hub.printing.wake()  # the kiosk may be connected to this process: skip the poll wait
+    return response
+
+
 async def login(request: Request) -> Response:
     body = inputs.parse(inputs.LoginBody, await _body(request))
     st = state(request)
@@ -248,7 +308,9 @@ routes = [
     Route("/halls", list_halls, methods=["GET"]),
     Route("/halls/{hall}", get_hall, methods=["GET"]),
     Route("/halls/{hall}/snapshot", get_snapshot, methods=["GET"]),
+    Route("/halls/{hall}/windows/{window}/history", window_history, methods=["GET"]),
     Route("/halls/{hall}/tickets", issue_ticket, methods=["POST"]),
+    Route("/halls/{hall}/tickets", find_ticket, methods=["GET"]),
     Route("/tickets/{id}", get_ticket, methods=["GET"]),
     Route("/public/tickets/{token}", public_ticket, methods=["GET"]),
     Route("/tickets/{id}/requeue", _ticket_command(inputs.EmptyBody, _requeue), methods=["POST"]),
@@ -258,8 +320,10 @@ routes = [
         _ticket_command(inputs.EvaluationBody, _evaluate),
         methods=["POST"],
     ),
+    Route("/tickets/{id}/reprint", reprint_ticket, methods=["POST"]),
     Route("/auth/login", login, methods=["POST"]),
     Route("/auth/me", me, methods=["GET"]),
+    *devices.routes,
 ]
 
 _WINDOW_ACTIONS: dict[str, tuple[type[inputs.Body], Any]] = {
@@ -281,3 +345,5 @@ routes += [
     )
     for name, (model, run) in _WINDOW_ACTIONS.items()
 ]
+routes += [*public_live.routes, *ticket_preview.routes]
+routes += voice_web.routes  # zone announcements, announcement audio

@@ -17,6 +17,12 @@ def hall_view(hall: HallConfig, window_rows: Sequence[Any] | None) -> dict[str, 
         "org_name": hall.org_name,
         "timezone": hall.timezone,
         "notice": hall.notice,
+        "display": {
+            "notice": hall.display.notice,
+            "notice_en": hall.display.notice_en,
+            "english": hall.display.english,
+            "show_staff": hall.display.show_staff,
+        },
         "zones": [
             {"id": z.id, "name": z.name, "name_en": z.name_en, "location": z.location}
             for z in hall.zones.values()

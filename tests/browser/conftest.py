@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",  # the speaker screen plays without a tap
 ]
 ARTIFACTS = ROOT / "tests" / "browser" / "artifacts"  # screenshots of this run (not committed)
+SCREENS = ROOT / "docs" / "screens"  # reference screenshots (HALLQ_UPDATE_SCREENS=1 refreshes)
 CREDENTIAL_KEY = "hallq.credential"  # localStorage key every page reads its device token from
 
 # The viewports the pages are laid out for.
@@ -100,16 +101,17 @@ class Pages:
         self.contexts.append(ctx)
         if who is not None or credential is not None:
             cred = credential or {"token": self.hall.tokens[who or ""], "hall": "jinjiang"}
-            await ctx.add_init_script(
-                f"localStorage.setItem({json.dumps(CREDENTIAL_KEY)}, {json.dumps(json.dumps(cred))})"
-            )
+            key, value = json.dumps(CREDENTIAL_KEY), json.dumps(json.dumps(cred))
+            await ctx.add_init_script(f"localStorage.setItem({key}, {value})")
         page = await ctx.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{path}: {exc}"))
         page.on(
             "console",
-            lambda msg: self.errors.append(f"{path}: console.error {msg.text}")
-            if msg.type == "error"
-            else None,
+            lambda msg: (
+                self.errors.append(f"{path}: console.error {msg.text}")
+                if msg.type == "error"
+                else None
+            ),
         )
         await page.goto(self.hall.url + path)
         return page
@@ -117,6 +119,19 @@ class Pages:
     async def close(self) -> None:
         for ctx in self.contexts:
             await ctx.close()
+
+
+def keep_reference(path: Path, name: str) -> None:
+    """With HALLQ_UPDATE_SCREENS=1, copy a screenshot to docs/screens/ as the committed
+    reference (palette-reduced: they live in git). A plain test run never touches docs/."""
+    if os.environ.get("HALLQ_UPDATE_SCREENS") != "1":
+        return
+    from PIL import Image
+
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(colors=128, dither=Image.Dither.NONE)
+        small.save(SCREENS / f"{name}.png", optimize=True)
 
 
 async def shot(page: Page, name: str) -> Path:
@@ -127,8 +142,14 @@ async def shot(page: Page, name: str) -> Path:
     return path
 
 
-async def start_web_hall(tmp_path: Path, *, terminals: int = 8) -> AsyncIterator[WebHall]:
+async def start_web_hall(
+    tmp_path: Path, *, terminals: int = 8, edit: Callable[[str], str] | None = None
+) -> AsyncIterator[WebHall]:
+    """hallq on SQLite under uvicorn; ``edit`` rewrites the config text first (e.g. no recall
+    cooldown). The server's log must hold no traceback when the test is done."""
     config_path = all_day_config(tmp_path / "config.toml")
+    if edit is not None:
+        config_path.write_text(edit(config_path.read_text(encoding="utf-8")), encoding="utf-8")
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'hallq.db'}"
     config = load_config(config_path)
     db = Database(database_url)
@@ -144,6 +165,7 @@ async def start_web_hall(tmp_path: Path, *, terminals: int = 8) -> AsyncIterator
         config_path, database_url, tokens, tmp_path / "server.log", port=port, extra_env=env
     ) as server:
         yield WebHall(server, config_path, database_url, tokens)
+        assert "Traceback" not in server.log_text(), server.log_text()[-3000:]
 
 
 @pytest.fixture
@@ -173,5 +195,3 @@ async def pages(browser: Browser, web_hall: WebHall) -> AsyncIterator[Pages]:
     finally:
         await p.close()
     assert not p.errors, "JavaScript errors:\n" + "\n".join(p.errors)
-
-
