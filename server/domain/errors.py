@@ -10,6 +10,7 @@
     ├── IdempotencyMismatch   422  idempotency_key_reused
     ├── RateLimited           429  rate_limited (retry_after)
     ├── StoreUnavailable      503  store_unavailable (retry_after)
+    ├── voice.RenderFailed    503  voice_unavailable (server/voice: the page speaks instead)
     └── ConfigError           —    a bad config.toml (CLI exit 1, start-up refused)
 
 Messages: ``message`` is Chinese for hall users, ``message_en`` English for operators and
