@@ -16,6 +16,7 @@ test, so each example drives its own event loop and app here.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Coroutine
@@ -79,7 +80,8 @@ AIM = st.integers(0, 3)  # commands aim at a window where they can act unless th
 FIXED_REASONS = frozenset({"fifo", "guard:max_wait", "transfer", "specific", "requeue"})
 
 SETTINGS = settings(
-    max_examples=25,
+    # 15 runs of 30 steps on each database; HALLQ_STATEFUL_EXAMPLES raises it for a long soak
+    max_examples=int(os.environ.get("HALLQ_STATEFUL_EXAMPLES", "15")),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
