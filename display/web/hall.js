@@ -10,17 +10,15 @@
 // For tests and the monitor: window.hallqScreen = {live, hall, zone}; <main data-seq> is the
 // seq of the state on screen.
 
-import { api } from './lib/api.js';
 import { staleBanner } from './lib/banner.js';
 import { LiveHall } from './lib/live.js';
 import {
-  TEXT, applyEnglish, bootScreen, hideProblem, showCredentialProblem, showProblem, startClock,
-  windowState,
+  TEXT, applyEnglish, bootScreen, hideProblem, runScreen, showProblem,
+  startClock, windowState,
 } from './screen.js';
 
 const FRESH_MS = 10000;
 const EARLIER = 4;
-const HALL_REFRESH_MS = 5 * 60 * 1000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -204,21 +202,7 @@ async function main() {
       }
     }
   });
-  live.addEventListener('message', (ev) => {
-    const msg = ev.detail;
-    if (msg.type === 'closed' && (msg.code === 4401 || msg.code === 4403)) showCredentialProblem();
-  });
-  live.start();
-
-  // Window names and the queues they serve change at run time: re-read them now and then.
-  setInterval(async () => {
-    try {
-      screen.setHall(await api('GET', `/halls/${encodeURIComponent(hall)}`, { token: cred.token }));
-      if (live.state) screen.render(live.state);
-    } catch {
-      // keep the last description; the live link reports its own trouble
-    }
-  }, HALL_REFRESH_MS);
+  runScreen(live, screen, hall, cred.token);
 }
 
 main();

@@ -142,3 +142,26 @@ export async function bootScreen(kind, usage, usageEn) {
     return null;
   }
 }
+
+const HALL_REFRESH_MS = 5 * 60 * 1000;
+
+/**
+ * Starts a screen's live link: a refused credential is explained on screen, and the hall's
+ * description (window names, the queues each serves) is re-read now and then, since it
+ * changes at run time (成熟一个，纳入一个).
+ */
+export function runScreen(live, screen, hall, token) {
+  live.addEventListener('message', (ev) => {
+    const msg = ev.detail;
+    if (msg.type === 'closed' && (msg.code === 4401 || msg.code === 4403)) showCredentialProblem();
+  });
+  live.start();
+  setInterval(async () => {
+    try {
+      screen.setHall(await api('GET', `/halls/${encodeURIComponent(hall)}`, { token }));
+      if (live.state) screen.render(live.state);
+    } catch {
+      // keep the last description; the live link reports its own trouble
+    }
+  }, HALL_REFRESH_MS);
+}

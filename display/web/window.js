@@ -6,16 +6,14 @@
 // it (display.show_staff; the server then leaves staff out of the live data altogether).
 // For tests: window.hallqScreen = {live, hall, window}; <main data-seq> is the seq shown.
 
-import { api } from './lib/api.js';
 import { staleBanner } from './lib/banner.js';
 import { LiveHall } from './lib/live.js';
 import {
-  applyEnglish, bootScreen, hideProblem, showCredentialProblem, showProblem, startClock,
-  windowState,
+  applyEnglish, bootScreen, hideProblem, runScreen, showProblem,
+  startClock, windowState,
 } from './screen.js';
 
 const FRESH_MS = 10000;
-const HALL_REFRESH_MS = 5 * 60 * 1000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -111,21 +109,7 @@ async function main() {
       screen.flash();
     }
   });
-  live.addEventListener('message', (ev) => {
-    const msg = ev.detail;
-    if (msg.type === 'closed' && (msg.code === 4401 || msg.code === 4403)) showCredentialProblem();
-  });
-  live.start();
-
-  // The categories a window serves change at run time (成熟一个，纳入一个): re-read them.
-  setInterval(async () => {
-    try {
-      screen.setHall(await api('GET', `/halls/${encodeURIComponent(hall)}`, { token: cred.token }));
-      if (live.state) screen.render(live.state);
-    } catch {
-      // keep the last description; the live link reports its own trouble
-    }
-  }, HALL_REFRESH_MS);
+  runScreen(live, screen, hall, cred.token);
 }
 
 main();
