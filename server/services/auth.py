@@ -15,11 +15,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.errors import BadRequest, Conflict, RateLimited, Unauthorized, not_found
 from server.services.actors import DEVICE_ROLES, STAFF_ROLES, Actor
+from server.storage import fast
 from server.storage.ids import new_id
 from server.storage.tables import devices, login_failures, staff, staff_sessions
 
@@ -257,7 +258,7 @@ async def authenticate(conn: AsyncConnection, token: str, now: datetime) -> Acto
     """The actor behind a bearer token (device or staff session)."""
     digest = hash_token(token)
     if token.startswith("hqd_"):
-        row = (await conn.execute(select(devices).where(devices.c.token_hash == digest))).first()
+        row = (await fast.execute(conn, _DEVICE_BY_TOKEN, {"digest": digest})).first()
         if row is not None and row.revoked_at is None:
             return _device_actor(row)
     elif token.startswith("hqs_"):
@@ -271,24 +272,26 @@ async def authenticate(conn: AsyncConnection, token: str, now: datetime) -> Acto
     )
 
 
+# Every command looks its caller up: built once (storage/fast.py runs them on the driver).
+_DEVICE_BY_TOKEN = select(devices).where(devices.c.token_hash == bindparam("digest"))
+_STAFF_BY_TOKEN = (
+    select(
+        staff_sessions.c.staff_id,
+        staff_sessions.c.hall_id,
+        staff_sessions.c.window_id,
+        staff_sessions.c.expires_at,
+        staff.c.role,
+        staff.c.name,
+        staff.c.active,
+        staff.c.hall_id.label("home_hall"),
+    )
+    .join(staff, staff.c.id == staff_sessions.c.staff_id)
+    .where(staff_sessions.c.token_hash == bindparam("digest"))
+)
+
+
 async def _staff_actor(conn: AsyncConnection, digest: str, now: datetime) -> Actor | None:
-    s, st = staff_sessions.c, staff.c
-    row = (
-        await conn.execute(
-            select(
-                s.staff_id,
-                s.hall_id,
-                s.window_id,
-                s.expires_at,
-                st.role,
-                st.name,
-                st.active,
-                st.hall_id.label("home_hall"),
-            )
-            .join(staff, staff.c.id == s.staff_id)
-            .where(s.token_hash == digest)
-        )
-    ).first()
+    row = (await fast.execute(conn, _STAFF_BY_TOKEN, {"digest": digest})).first()
     if row is None or row.expires_at <= now or not row.active:
         return None
     return Actor(

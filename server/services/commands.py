@@ -35,6 +35,7 @@ from server.domain.errors import (
 )
 from server.services.actors import Actor
 from server.services.unit import Published, StoredReply, Unit, audit_row
+from server.storage import fast
 from server.storage.db import Database
 from server.storage.tables import audit, idempotency
 
@@ -207,7 +208,9 @@ class Commands:
         scope = actor.audit_id[:64]
         params = {"scope": scope, "key": key, "request_hash": request_hash, "created_at": now}
         try:
-            claimed = (await conn.execute(_CLAIM[conn.dialect.name], params)).first() is not None
+            claimed = (
+                await fast.execute(conn, _CLAIM[conn.dialect.name], params)
+            ).first() is not None
         except DBAPIError as exc:
             if "lock" in str(exc.orig).lower() and "timeout" in str(exc.orig).lower():
                 raise Conflict(
@@ -218,7 +221,7 @@ class Commands:
             raise
         if claimed:
             return None
-        row = (await conn.execute(_STORED, {"scope": scope, "key": key})).one()
+        row = (await fast.execute(conn, _STORED, {"scope": scope, "key": key})).one()
         return self._replay(row, request_hash)
 
     @staticmethod

@@ -27,6 +27,7 @@ from server.services import tickets as ticket_service
 from server.services.actors import Actor
 from server.services.commands import Commands
 from server.services.unit import Unit
+from server.storage import fast
 from server.storage import tickets as ticket_store
 from server.storage.db import Database
 from server.storage.ids import new_id
@@ -59,23 +60,25 @@ def _open(*statuses: str) -> Any:
     return print_jobs.c.status.in_([literal_column(f"'{s}'") for s in statuses])
 
 
+_INSERT_JOB = print_jobs.insert()
+
+
 async def enqueue(
     conn: AsyncConnection, *, hall: str, device: str, ticket: str, now: datetime
 ) -> str:
     """Insert a pending job for ``device`` to print ``ticket``; returns the job id."""
     job = new_id()
-    await conn.execute(
-        print_jobs.insert().values(
-            id=job,
-            hall_id=hall,
-            device_id=device,
-            ticket_id=ticket,
-            status=PENDING,
-            attempts=0,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    values = {
+        "id": job,
+        "hall_id": hall,
+        "device_id": device,
+        "ticket_id": ticket,
+        "status": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await fast.execute(conn, _INSERT_JOB, values)
     return job
 
 

@@ -22,6 +22,7 @@ from server.domain.events import Event
 from server.domain.model import Ticket
 from server.domain.numbering import business_date
 from server.services.actors import Actor
+from server.storage import fast
 from server.storage import tickets as store
 from server.storage.rows import ticket_values
 from server.storage.tables import audit, halls, idempotency, outbox, tickets
@@ -233,7 +234,7 @@ async def _flush_pg(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
         params["new_tickets"] = _FLUSH_ENCODER.encode(u.new_tickets)
     if saved:
         params["saves"] = _FLUSH_ENCODER.encode(saves)
-    row = (await u.conn.execute(_flush_pg_statement(inserted, saved), params)).one()
+    row = (await fast.execute(u.conn, _flush_pg_statement(inserted, saved), params)).one()
     if row.saved != len(saves):
         raise invalid_transition("update", "changed")
     return (str(row.epoch), int(row.seq)) if row.seq is not None else ("", 0)
@@ -260,7 +261,7 @@ async def _flush_generic(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
     for ticket, expected in u.saves:
         await store.save_ticket(u.conn, ticket, expected)
     if u.audits:
-        await u.conn.execute(_INSERT_AUDIT, u.audits)
+        await fast.execute(u.conn, _INSERT_AUDIT, u.audits)
     if reply is not None:
         params = {
             "b_scope": reply.scope,
@@ -268,7 +269,7 @@ async def _flush_generic(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
             "b_status": reply.status,
             "b_response": reply.body,
         }
-        await u.conn.execute(_STORE_REPLY, params)
+        await fast.execute(u.conn, _STORE_REPLY, params)
     if not u.events:
         return "", 0
     return await _append_generic(u.conn, u.hall.id, u.now, u.events)
@@ -278,9 +279,10 @@ async def _append_generic(
     conn: AsyncConnection, hall: str, now: datetime, events: list[Event]
 ) -> tuple[str, int]:
     n = len(events)
-    row = (await conn.execute(_ADVANCE_SEQ, {"b_hall": hall, "b_n": n})).one()
+    row = (await fast.execute(conn, _ADVANCE_SEQ, {"b_hall": hall, "b_n": n})).one()
     last = int(row.seq)
-    await conn.execute(
+    await fast.execute(
+        conn,
         _INSERT_OUTBOX,
         [
             {

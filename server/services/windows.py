@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, update
+from sqlalchemy import update
 
 from server.domain import events
 from server.domain.errors import BadRequest, Conflict
@@ -13,10 +13,11 @@ from server.domain.privacy import redact
 from server.services.unit import Unit
 from server.storage import halls as hall_store
 from server.storage import tickets as store
+from server.storage.fast import Record
 from server.storage.tables import staff_sessions
 
 
-def window_view(row: Row[Any]) -> dict[str, Any]:
+def window_view(row: Record) -> dict[str, Any]:
     """The contract's ``Window`` object."""
     return {
         "id": row.id,
@@ -30,7 +31,7 @@ def window_view(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def require_callable(window: Row[Any]) -> None:
+def require_callable(window: Record) -> None:
     """A paused window receives no calls."""
     if window.status == WindowStatus.PAUSED:
         raise Conflict(
@@ -41,13 +42,13 @@ def require_callable(window: Row[Any]) -> None:
         )
 
 
-async def open_implicitly(u: Unit, window: Row[Any]) -> None:
+async def open_implicitly(u: Unit, window: Record) -> None:
     """A closed window that calls is open: terminals bound to a window have no sign-in step."""
     if window.status == WindowStatus.CLOSED:
         await _set_status(u, window.id, WindowStatus.OPEN, None, events.WINDOW_OPENED)
 
 
-async def open_window(u: Unit, window_id: str) -> Row[Any]:
+async def open_window(u: Unit, window_id: str) -> Record:
     """Take the window: staff sign in to it (their session is bound to it from now on)."""
     _require_window_actor(u, window_id)
     window = await hall_store.get_window(u.conn, u.hall.id, window_id, lock=True)
@@ -72,7 +73,7 @@ async def open_window(u: Unit, window_id: str) -> Row[Any]:
     return await hall_store.get_window(u.conn, u.hall.id, window_id)
 
 
-async def close_window(u: Unit, window_id: str) -> Row[Any]:
+async def close_window(u: Unit, window_id: str) -> Record:
     """Close a window; refused while it has a called or serving ticket."""
     u.actor.require_window(u.hall.id, window_id)
     await hall_store.get_window(u.conn, u.hall.id, window_id, lock=True)
@@ -88,7 +89,7 @@ async def close_window(u: Unit, window_id: str) -> Row[Any]:
     return await hall_store.get_window(u.conn, u.hall.id, window_id)
 
 
-async def pause_window(u: Unit, window_id: str, reason: str) -> Row[Any]:
+async def pause_window(u: Unit, window_id: str, reason: str) -> Record:
     """Pause with a reason (暂停服务); the window is shown paused and receives no calls."""
     u.actor.require_window(u.hall.id, window_id)
     reason = redact(reason.strip())  # shown on hall screens and events: no personal numbers
@@ -104,7 +105,7 @@ async def pause_window(u: Unit, window_id: str, reason: str) -> Row[Any]:
     return await hall_store.get_window(u.conn, u.hall.id, window_id)
 
 
-async def resume_window(u: Unit, window_id: str) -> Row[Any]:
+async def resume_window(u: Unit, window_id: str) -> Record:
     """Resume calling after a pause."""
     u.actor.require_window(u.hall.id, window_id)
     window = await hall_store.get_window(u.conn, u.hall.id, window_id, lock=True)

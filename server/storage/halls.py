@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.errors import not_found
+from server.storage import fast
 from server.storage.ids import new_id
 from server.storage.tables import halls, queue_state, windows
 
@@ -66,14 +67,18 @@ async def hall_position(conn: AsyncConnection, hall_id: str) -> tuple[str, int]:
     return row.epoch, int(row.seq)
 
 
+_WINDOW = select(windows).where(
+    windows.c.hall_id == bindparam("hall"), windows.c.id == bindparam("window")
+)
+_WINDOW_LOCKED = _WINDOW.with_for_update()
+
+
 async def get_window(
     conn: AsyncConnection, hall_id: str, window_id: str, *, lock: bool = False
-) -> Row[Any]:
+) -> fast.Record:
     """A window row (locked FOR UPDATE when asked: first in the lock order); 404 if unknown."""
-    stmt = select(windows).where(windows.c.hall_id == hall_id, windows.c.id == window_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = (await conn.execute(stmt)).first()
+    stmt = _WINDOW_LOCKED if lock else _WINDOW
+    row = (await fast.execute(conn, stmt, {"hall": hall_id, "window": window_id})).first()
     if row is None:
         raise not_found("window", window_id, "窗口")
     return row

@@ -89,6 +89,11 @@ class InlineConnection:
         return self._conn
 
     @property
+    def raw(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (server/storage/fast.py runs hot statements on it)."""
+        return self._conn
+
+    @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 

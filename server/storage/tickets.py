@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.errors import invalid_transition
 from server.domain.model import Candidate, Ticket
+from server.storage import fast
 from server.storage.rows import ticket_values
 from server.storage.tables import counters, queue_state, tickets
 
@@ -69,20 +70,21 @@ _GET_TICKET = {
 async def next_counter(conn: AsyncConnection, hall: str, queue: str, day: date) -> int:
     """Increment and return the (hall, queue, day) counter: a row lock, never a sequence."""
     stmt = _COUNTER_UPSERT[conn.dialect.name]
-    return int((await conn.execute(stmt, {"hall": hall, "queue": queue, "day": day})).scalar_one())
+    params = {"hall": hall, "queue": queue, "day": day}
+    return int((await fast.execute(conn, stmt, params)).scalar_one())
 
 
 async def insert_tickets(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Insert ticket rows (``Unit.flush``'s statement-per-row path)."""
-    await conn.execute(_INSERT_TICKET, rows)
+    await fast.execute(conn, _INSERT_TICKET, rows)
 
 
 async def get_ticket(
     conn: AsyncConnection, hall: str | None, ticket_id: str, *, lock: bool = False
-) -> Row[Any] | None:
+) -> fast.Record | None:
     stmt = _GET_TICKET[(hall is not None, lock)]
     params = {"id": ticket_id} if hall is None else {"id": ticket_id, "hall": hall}
-    return (await conn.execute(stmt, params)).first()
+    return (await fast.execute(conn, stmt, params)).first()
 
 
 async def get_by_token(conn: AsyncConnection, token: str) -> Row[Any] | None:
@@ -110,10 +112,10 @@ _ACTIVE_LOCKED = _ACTIVE.with_for_update()
 
 async def active_ticket(
     conn: AsyncConnection, hall: str, window: str, *, lock: bool = False
-) -> Row[Any] | None:
+) -> fast.Record | None:
     """The window's called or serving ticket (the partial unique index allows one)."""
     stmt = _ACTIVE_LOCKED if lock else _ACTIVE
-    return (await conn.execute(stmt, {"hall": hall, "window": window})).first()
+    return (await fast.execute(conn, stmt, {"hall": hall, "window": window})).first()
 
 
 def _head(klass: bool) -> Any:
@@ -151,16 +153,17 @@ async def head(
 
 async def head_row(
     conn: AsyncConnection, hall: str, queue: str, *, klass: int | None = None
-) -> Row[Any] | None:
+) -> fast.Record | None:
     """``head`` as the whole locked ``tickets`` row, so a caller need not read it again."""
     if klass is None:
-        result = await conn.execute(_HEAD, {"hall": hall, "queue": queue})
+        result = await fast.execute(conn, _HEAD, {"hall": hall, "queue": queue})
     else:
-        result = await conn.execute(_HEAD_OF_CLASS, {"hall": hall, "queue": queue, "klass": klass})
+        params = {"hall": hall, "queue": queue, "klass": klass}
+        result = await fast.execute(conn, _HEAD_OF_CLASS, params)
     return result.first()
 
 
-def candidate(row: Row[Any]) -> Candidate:
+def candidate(row: fast.Record) -> Candidate:
     """What the pure ``choose`` needs of a waiting ticket row."""
     return Candidate(
         ticket_id=row.id,
@@ -206,7 +209,7 @@ async def save_ticket(conn: AsyncConnection, t: Ticket, expected_status: str) ->
     params = {f"b_{name}": value for name, value in values.items()}
     params["b_id"] = t.id
     params["b_expected"] = expected_status
-    result = await conn.execute(_save(tuple(values)), params)
+    result = await fast.execute(conn, _save(tuple(values)), params)
     if result.rowcount != 1:
         raise invalid_transition("update", "changed")
 
@@ -220,7 +223,7 @@ async def waiting_ahead(conn: AsyncConnection, t: Ticket) -> int:
         "lane_rank": t.lane_rank,
         "position": t.position,
     }
-    return int((await conn.execute(_WAITING_AHEAD, params)).scalar_one())
+    return int((await fast.execute(conn, _WAITING_AHEAD, params)).scalar_one())
 
 
 async def waiting_counts(conn: AsyncConnection, hall: str) -> dict[str, tuple[int, Any]]:
@@ -267,9 +270,10 @@ async def next_positions(
     return [float(p) for p in (await conn.execute(stmt)).scalars()]
 
 
+# The hall's every queue (a handful), filtered in Python: an expanding IN list would be
+# rendered per call and could not run on the driver connection (storage/fast.py).
 _STREAKS = select(queue_state.c.queue_id, queue_state.c.priority_streak).where(
-    queue_state.c.hall_id == bindparam("hall"),
-    queue_state.c.queue_id.in_(bindparam("queues", expanding=True)),
+    queue_state.c.hall_id == bindparam("hall")
 )
 _SET_STREAK = (
     update(queue_state)
@@ -279,12 +283,13 @@ _SET_STREAK = (
 
 
 async def streaks(conn: AsyncConnection, hall: str, queues: Sequence[str]) -> dict[str, int]:
-    result = await conn.execute(_STREAKS, {"hall": hall, "queues": list(queues)})
-    return {row[0]: int(row[1]) for row in result}
+    wanted = set(queues)
+    result = await fast.execute(conn, _STREAKS, {"hall": hall})
+    return {row[0]: int(row[1]) for row in result if row[0] in wanted}
 
 
 async def set_streak(conn: AsyncConnection, hall: str, queue: str, value: int) -> None:
-    await conn.execute(_SET_STREAK, {"hall": hall, "queue": queue, "streak": value})
+    await fast.execute(conn, _SET_STREAK, {"hall": hall, "queue": queue, "streak": value})
 
 
 async def recent_service_seconds(
