@@ -70,7 +70,8 @@ async def profile(args: argparse.Namespace, tmp: Path) -> None:
         token = lib.enroll_specs(env, [{"role": "terminal", "name": "p", "window": "1"}])[0]
         await lib.reset_tickets(url)
         await lib.seed_waiting(url, args.calls + 50)
-        clock = StatementClock(app.state.hallq.db.engine.sync_engine)
+        # A cursor listener turns storage/fast.py's driver path off: --no-statements keeps it.
+        clock = StatementClock(app.state.hallq.db.engine.sync_engine) if args.statements else None
         transport = httpx.ASGITransport(app=app)
         path = f"/api/v1/halls/{lib.HALL}/windows/1/call-next"
         headers = {"Authorization": f"Bearer {token}"}
@@ -79,8 +80,9 @@ async def profile(args: argparse.Namespace, tmp: Path) -> None:
         spent: dict[str, float] = {}
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             for i in range(args.calls + 10):
-                clock.spans.clear()
-                clock.on = True
+                if clock is not None:
+                    clock.spans.clear()
+                    clock.on = True
                 t0 = time.perf_counter()
                 r = await http.post(
                     path,
@@ -88,10 +90,13 @@ async def profile(args: argparse.Namespace, tmp: Path) -> None:
                     headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
                 )
                 t1 = time.perf_counter()
-                clock.on = False
                 assert r.status_code == 200, r.text
                 if i < 10:
                     continue  # warm-up: statement caches, prepared statements
+                if clock is None:
+                    rows.append({"total": (t1 - t0) * 1000})
+                    continue
+                clock.on = False
                 spans = clock.spans
                 wire = sum(e - s for s, e, _ in spans)
                 rows.append(
@@ -109,7 +114,8 @@ async def profile(args: argparse.Namespace, tmp: Path) -> None:
     print(f"call-next with finish_current, {args.calls} calls one after another, in-process:")
     for key in rows[0]:
         print(f"  {key:38s} {stats([r[key] for r in rows])}")
-    print(f"  statements per call: {sum(counts.values()) / len(rows):.1f}")
+    if counts:
+        print(f"  statements per call: {sum(counts.values()) / len(rows):.1f}")
     for sql, n in sorted(counts.items(), key=lambda kv: -spent[kv[0]]):
         print(f"    {n / len(rows):4.1f}× {spent[sql] / n:5.2f} ms  {sql}")
     conn = await asyncpg.connect(f"{args.pg}/{args.pg_db}")
@@ -134,6 +140,12 @@ def main() -> None:
     )
     parser.add_argument("--pg-db", default="hallq_live_profile", help="dropped and re-created")
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument(
+        "--no-statements",
+        dest="statements",
+        action="store_false",
+        help="time whole requests only (statement timing disables the driver fast path)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hallq-live-profile-") as tmp:
         asyncio.run(profile(args, Path(tmp)))

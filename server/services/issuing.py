@@ -120,7 +120,9 @@ async def issue(u: Unit, req: IssueRequest) -> Ticket:
     u.emit(events.ticket_event(events.TICKET_ISSUED, ticket))
     u.audit("ticket.issue", ticket=ticket.id, detail=f"{ticket.number} {queue.id}")
     # Paper: a kiosk's ticket becomes a print job for its agent, in this same transaction.
-    await print_jobs.enqueue_for_kiosk(u.conn, u.actor, ticket, u.now)
+    job = print_jobs.kiosk_job(u.actor, ticket, u.now)
+    if job is not None:
+        u.insert_print_job_at_flush(job)
     return ticket
 
 

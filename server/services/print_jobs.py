@@ -67,9 +67,15 @@ async def enqueue(
     conn: AsyncConnection, *, hall: str, device: str, ticket: str, now: datetime
 ) -> str:
     """Insert a pending job for ``device`` to print ``ticket``; returns the job id."""
-    job = new_id()
-    values = {
-        "id": job,
+    values = job_values(hall=hall, device=device, ticket=ticket, now=now)
+    await fast.execute(conn, _INSERT_JOB, values)
+    return str(values["id"])
+
+
+def job_values(*, hall: str, device: str, ticket: str, now: datetime) -> dict[str, Any]:
+    """A new pending job's row."""
+    return {
+        "id": new_id(),
         "hall_id": hall,
         "device_id": device,
         "ticket_id": ticket,
@@ -78,17 +84,14 @@ async def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    await fast.execute(conn, _INSERT_JOB, values)
-    return job
 
 
-async def enqueue_for_kiosk(
-    conn: AsyncConnection, actor: Actor, ticket: Ticket, now: datetime
-) -> str | None:
-    """The issuing hook: a ticket a kiosk device issued is printed at that kiosk."""
+def kiosk_job(actor: Actor, ticket: Ticket, now: datetime) -> dict[str, Any] | None:
+    """The issuing hook: a ticket a kiosk device issued is printed at that kiosk (the job's
+    row, for the issuing command's flush to insert); None for any other issuer."""
     if actor.kind != "device" or actor.role != "kiosk":
         return None
-    return await enqueue(conn, hall=ticket.hall, device=actor.id, ticket=ticket.id, now=now)
+    return job_values(hall=ticket.hall, device=actor.id, ticket=ticket.id, now=now)
 
 
 # --- reprint ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, insert, text, update
+from sqlalchemy import Table, TextClause, bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.config import HallConfig
@@ -25,7 +25,7 @@ from server.services.actors import Actor
 from server.storage import fast
 from server.storage import tickets as store
 from server.storage.rows import ticket_values
-from server.storage.tables import audit, halls, idempotency, outbox, tickets
+from server.storage.tables import audit, halls, idempotency, outbox, print_jobs, tickets
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,7 @@ class Unit:
     # and guarded updates (ticket, expected status) of rows this command already locked.
     new_tickets: list[dict[str, Any]] = field(default_factory=list)
     saves: list[tuple[Ticket, str]] = field(default_factory=list)
+    new_print_jobs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def today(self) -> date:
@@ -78,6 +79,10 @@ class Unit:
     def insert_ticket_at_flush(self, values: dict[str, Any]) -> None:
         """Insert a ticket row in ``flush``: only for a row nothing reads back before it."""
         self.new_tickets.append(values)
+
+    def insert_print_job_at_flush(self, values: dict[str, Any]) -> None:
+        """Insert a ``print_jobs`` row in ``flush`` (after the ticket rows it refers to)."""
+        self.new_print_jobs.append(values)
 
     def save_ticket_at_flush(self, ticket: Ticket, expected_status: str) -> None:
         """``store.save_ticket`` in ``flush`` (row-count checked there), for a ticket row
@@ -172,7 +177,9 @@ _FLUSH_PG_TAIL = """
 
 
 @cache
-def _flush_pg_statement(inserted: tuple[str, ...], saved: tuple[str, ...]) -> TextClause:
+def _flush_pg_statement(
+    inserted: tuple[str, ...], saved: tuple[str, ...], jobs: tuple[str, ...] = ()
+) -> TextClause:
     """The one flush statement for ticket rows with these columns (none: no ticket CTE).
 
     ``json_populate_record(NULL::tickets, …)`` types each value as its column, so the
@@ -193,13 +200,25 @@ def _flush_pg_statement(inserted: tuple[str, ...], saved: tuple[str, ...]) -> Te
             "json_populate_record(NULL::tickets, e.item->'row') AS x "
             "WHERE t.id = x.id AND t.status = e.item->>'expected' RETURNING t.id)"
         )
+    if jobs:
+        # Its ticket may be inserted by ``ti`` above: foreign keys are checked at the end of
+        # the statement, when both rows exist.
+        cols = ", ".join(_column(print_jobs, c) for c in jobs)
+        ctes.append(
+            f"pj AS (INSERT INTO print_jobs ({cols}) SELECT {cols} "  # noqa: S608 - names checked
+            "FROM json_populate_recordset(NULL::print_jobs, CAST(:new_jobs AS json)))"
+        )
     tail = _FLUSH_PG_TAIL.format(saved="(SELECT count(*) FROM tu)" if saved else "0")
     return text("WITH " + ", ".join([*ctes, tail.strip()]))
 
 
 def _ticket_column(name: str) -> str:
-    if name not in tickets.c:
-        raise ValueError(f"tickets has no column {name!r}")
+    return _column(tickets, name)
+
+
+def _column(table: Table, name: str) -> str:
+    if name not in table.c:
+        raise ValueError(f"{table.name} has no column {name!r}")
     return name
 
 
@@ -215,9 +234,8 @@ async def _flush_pg(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
     saves = [
         {"row": {"id": t.id, **ticket_values(t)}, "expected": expected} for t, expected in u.saves
     ]
-    inserted = tuple(u.new_tickets[0]) if u.new_tickets else ()
-    if any(tuple(row) != inserted for row in u.new_tickets):
-        raise ValueError("tickets inserted in one flush must have the same columns")
+    inserted = _same_columns(u.new_tickets)
+    jobs = _same_columns(u.new_print_jobs)
     saved = tuple(saves[0]["row"]) if saves else ()
     params = {
         "audits": _FLUSH_ENCODER.encode(audits),
@@ -234,13 +252,24 @@ async def _flush_pg(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
         params["new_tickets"] = _FLUSH_ENCODER.encode(u.new_tickets)
     if saved:
         params["saves"] = _FLUSH_ENCODER.encode(saves)
-    row = (await fast.execute(u.conn, _flush_pg_statement(inserted, saved), params)).one()
+    if jobs:
+        params["new_jobs"] = _FLUSH_ENCODER.encode(u.new_print_jobs)
+    stmt = _flush_pg_statement(inserted, saved, jobs)
+    row = (await fast.execute(u.conn, stmt, params)).one()
     if row.saved != len(saves):
         raise invalid_transition("update", "changed")
     return (str(row.epoch), int(row.seq)) if row.seq is not None else ("", 0)
 
 
+def _same_columns(rows: list[dict[str, Any]]) -> tuple[str, ...]:
+    columns = tuple(rows[0]) if rows else ()
+    if any(tuple(row) != columns for row in rows):
+        raise ValueError("rows inserted in one flush must have the same columns")
+    return columns
+
+
 _INSERT_AUDIT = insert(audit)
+_INSERT_PRINT_JOB = insert(print_jobs)
 _INSERT_OUTBOX = insert(outbox)
 _STORE_REPLY = (
     update(idempotency)
@@ -260,6 +289,8 @@ async def _flush_generic(u: Unit, reply: StoredReply | None) -> tuple[str, int]:
         await store.insert_tickets(u.conn, u.new_tickets)
     for ticket, expected in u.saves:
         await store.save_ticket(u.conn, ticket, expected)
+    if u.new_print_jobs:
+        await fast.execute(u.conn, _INSERT_PRINT_JOB, u.new_print_jobs)
     if u.audits:
         await fast.execute(u.conn, _INSERT_AUDIT, u.audits)
     if reply is not None:
