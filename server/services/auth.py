@@ -251,7 +251,7 @@ async def redeem_pairing(conn: AsyncConnection, code: str, now: datetime) -> tup
             "Pairing code was redeemed by another request; enroll again.",
             code="pairing_invalid",
         )
-    return token, _device_actor(row)
+    return token, device_actor(row)
 
 
 async def authenticate(conn: AsyncConnection, token: str, now: datetime) -> Actor:
@@ -260,12 +260,21 @@ async def authenticate(conn: AsyncConnection, token: str, now: datetime) -> Acto
     if token.startswith("hqd_"):
         row = (await fast.execute(conn, _DEVICE_BY_TOKEN, {"digest": digest})).first()
         if row is not None and row.revoked_at is None:
-            return _device_actor(row)
+            return device_actor(row)
     elif token.startswith("hqs_"):
         actor = await _staff_actor(conn, digest, now)
         if actor is not None:
             return actor
-    raise Unauthorized(
+    raise invalid_token()
+
+
+def device_digest(token: str) -> str | None:
+    """The stored hash of a device token; None for anything else (staff sessions)."""
+    return hash_token(token) if token.startswith("hqd_") else None
+
+
+def invalid_token() -> Unauthorized:
+    return Unauthorized(
         "登录已失效或凭证无效，请重新登录。",
         "Invalid, expired or revoked token; sign in again.",
         code="unauthorized",
@@ -305,7 +314,7 @@ async def _staff_actor(conn: AsyncConnection, digest: str, now: datetime) -> Act
     )
 
 
-def _device_actor(row: Any) -> Actor:
+def device_actor(row: Any) -> Actor:
     return Actor(
         kind="device",
         id=row.id,

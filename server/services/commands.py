@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +34,7 @@ from server.domain.errors import (
     IdempotencyMismatch,
     Unauthorized,
 )
+from server.services import auth
 from server.services.actors import Actor
 from server.services.unit import Published, StoredReply, Unit, audit_row
 from server.storage import fast
@@ -53,6 +55,11 @@ class Credential(Protocol):
     @property
     def audit_detail(self) -> str:
         """What the audit row records of a refused credential (never the secret)."""
+        ...
+
+    @property
+    def device_digest(self) -> str | None:
+        """The stored hash when it is a device token (looked up with the key claim)."""
         ...
 
     async def resolve(self, conn: AsyncConnection, now: datetime) -> Actor:
@@ -106,9 +113,40 @@ _CLAIM = {
     "postgresql": _claim_statement(postgresql.insert),
     "sqlite": _claim_statement(sqlite.insert),
 }
+# PostgreSQL: a device's token looked up and its Idempotency-Key claimed in one round trip
+# (every kiosk issue and terminal call does both). Nothing is claimed for an unknown or
+# revoked token; the scope is the device's ``Actor.audit_id``.
+_DEVICE_AND_CLAIM = text(
+    """
+    WITH d AS (SELECT * FROM devices WHERE token_hash = :digest),
+    c AS (
+        INSERT INTO idempotency (scope, key, request_hash, created_at)
+        SELECT left('device:' || d.id, 64), :key, :request_hash, :created_at
+        FROM d WHERE d.revoked_at IS NULL
+        ON CONFLICT (scope, key) DO NOTHING
+        RETURNING key
+    )
+    SELECT d.*, (SELECT count(*) FROM c) AS claimed FROM d
+    """
+)
 _STORED = select(idempotency).where(
     idempotency.c.scope == bindparam("scope"), idempotency.c.key == bindparam("key")
 )
+
+
+@contextmanager
+def _in_flight_on_lock_timeout() -> Iterator[None]:
+    """A claim still blocked after the lock timeout: the same key is being worked on."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if "lock" in str(exc.orig).lower() and "timeout" in str(exc.orig).lower():
+            raise Conflict(
+                "该操作仍在处理中，请稍候。",
+                "A request with this Idempotency-Key is still in flight.",
+                code="idempotency_in_flight",
+            ) from exc
+        raise
 
 
 class Commands:
@@ -176,11 +214,21 @@ class Commands:
         hall = self.config.hall(hall_id)
         async with self.db.write() as conn:
             now = self.clock.now()
+            claimed = False
             if not resolved:
                 assert not isinstance(credential, Actor)
-                resolved.append(await credential.resolve(conn, now))
+                digest = credential.device_digest
+                if key is not None and digest is not None and conn.dialect.name == "postgresql":
+                    actor, claimed = await self._device_and_claim(
+                        conn, digest, key, request_hash, now
+                    )
+                    resolved.append(actor)
+                    if not claimed:
+                        return await self._stored(conn, actor, key, request_hash)
+                else:
+                    resolved.append(await credential.resolve(conn, now))
             actor = resolved[0]
-            if key is not None:
+            if key is not None and not claimed:
                 stored = await self._claim(conn, actor, key, request_hash, now)
                 if stored is not None:
                     return stored
@@ -207,21 +255,29 @@ class Commands:
         """
         scope = actor.audit_id[:64]
         params = {"scope": scope, "key": key, "request_hash": request_hash, "created_at": now}
-        try:
-            claimed = (
-                await fast.execute(conn, _CLAIM[conn.dialect.name], params)
-            ).first() is not None
-        except DBAPIError as exc:
-            if "lock" in str(exc.orig).lower() and "timeout" in str(exc.orig).lower():
-                raise Conflict(
-                    "该操作仍在处理中，请稍候。",
-                    "A request with this Idempotency-Key is still in flight.",
-                    code="idempotency_in_flight",
-                ) from exc
-            raise
-        if claimed:
+        with _in_flight_on_lock_timeout():
+            claimed = (await fast.execute(conn, _CLAIM[conn.dialect.name], params)).first()
+        if claimed is not None:
             return None
-        row = (await fast.execute(conn, _STORED, {"scope": scope, "key": key})).one()
+        return await self._stored(conn, actor, key, request_hash)
+
+    async def _device_and_claim(
+        self, conn: AsyncConnection, digest: str, key: str, request_hash: str, now: datetime
+    ) -> tuple[Actor, bool]:
+        """``_claim`` for a device token, looked up in the same statement (PostgreSQL)."""
+        params = {"digest": digest, "key": key, "request_hash": request_hash, "created_at": now}
+        with _in_flight_on_lock_timeout():
+            row = (await fast.execute(conn, _DEVICE_AND_CLAIM, params)).first()
+        if row is None or row.revoked_at is not None:
+            raise auth.invalid_token()
+        return auth.device_actor(row), row.claimed > 0
+
+    async def _stored(
+        self, conn: AsyncConnection, actor: Actor, key: str, request_hash: str
+    ) -> Reply:
+        """The reply stored under a key another request claimed first."""
+        params = {"scope": actor.audit_id[:64], "key": key}
+        row = (await fast.execute(conn, _STORED, params)).one()
         return self._replay(row, request_hash)
 
     @staticmethod

@@ -39,6 +39,10 @@ class BearerToken:
         # 10 hex digits can never form an 11-digit "mobile number" (R13 scans audit rows).
         return f"token sha256:{auth.hash_token(self.token)[:10]}"
 
+    @property
+    def device_digest(self) -> str | None:
+        return auth.device_digest(self.token)
+
     async def resolve(self, conn: AsyncConnection, now: datetime) -> Actor:
         return await auth.authenticate(conn, self.token, now)
 

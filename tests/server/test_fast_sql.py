@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 
 from server.config import AppConfig
 from server.domain.clock import ManualClock
+from server.services import auth
 from server.storage import fast
 from server.storage.db import Database
-from server.storage.tables import counters, metadata, outbox
+from server.storage.tables import counters, idempotency, metadata, outbox, tickets
 from tests.conftest import FRIDAY_10AM, need_pg, reset_postgres, running_hall
 from tests.server.test_hot_paths import _rows, _scenario
 
@@ -159,3 +160,31 @@ async def test_driver_errors_arrive_as_sqlalchemy_errors(url: str) -> None:
 async def _create_tables(db: Database) -> None:
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
+
+
+async def test_a_device_token_and_its_key_checked_together(
+    url: str, app_config: AppConfig, clock: ManualClock
+) -> None:
+    """Device commands look the token up and claim the key in one statement on PostgreSQL:
+    a repeated key replays, and an unknown or revoked token is refused with nothing claimed."""
+    async with running_hall(url, app_config, clock) as h:
+        path = "/halls/jinjiang/tickets"
+        first = await h.post(path, "kiosk", {"queue": "social"}, key="k1")
+        again = await h.post(path, "kiosk", {"queue": "social"}, key="k1")
+        assert first.status_code == again.status_code == 201
+        assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
+        other = await h.post(path, "kiosk", {"queue": "tax"}, key="k1")
+        assert other.status_code == 422
+
+        h.tokens["stranger"] = "hqd_" + "x" * 43
+        stranger = await h.post(path, "stranger", {"queue": "social"}, key="k2")
+        me = (await h.client.get("/api/v1/auth/me", headers=h.auth("kiosk"))).json()
+        async with h.db.write() as conn:
+            await auth.revoke_device(conn, me["id"], h.clock.now())
+        revoked = await h.post(path, "kiosk", {"queue": "social"}, key="k3")
+        assert stranger.status_code == revoked.status_code == 401
+        assert revoked.json()["error"]["code"] == "unauthorized"
+        async with h.db.read() as conn:
+            keys = (await conn.execute(select(idempotency.c.key))).scalars().all()
+            issued = (await conn.execute(select(tickets.c.id))).scalars().all()
+        assert sorted(keys) == ["k1"] and len(issued) == 1
