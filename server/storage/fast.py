@@ -128,11 +128,11 @@ async def execute(
     rows: Sequence[Params] = params if many else [params or {}]  # type: ignore[assignment,list-item]
     driver = _driver(conn) if enabled and rows else None
     if driver is None:
-        return await conn.execute(stmt, params)
+        return await _through_sqlalchemy(conn, stmt, params)
     assert isinstance(stmt, ClauseElement)
     compiled = _compile(conn.dialect, stmt, tuple(rows[0]), many)
     if compiled is None:
-        return await conn.execute(stmt, params)
+        return await _through_sqlalchemy(conn, stmt, params)
     try:
         if isinstance(driver, sqlite3.Connection):
             return _run_sqlite(driver, conn.dialect, compiled, rows, many)
@@ -144,6 +144,13 @@ async def execute(
         if error is exc:
             raise
         raise error from exc
+
+
+async def _through_sqlalchemy(
+    conn: AsyncConnection, stmt: Executable, params: Params | Sequence[Params] | None
+) -> Any:
+    """The fallback (a test watches it: hot commands must never take it)."""
+    return await conn.execute(stmt, params)
 
 
 def _driver(conn: AsyncConnection) -> Any:

@@ -102,10 +102,12 @@ async def get_by_number(
     return (await conn.execute(stmt)).first()
 
 
+# The statuses as literals: a plain IN list is rendered per execution (an "expanding"
+# parameter), which storage/fast.py cannot send on the driver.
 _ACTIVE = select(tickets).where(
     tickets.c.hall_id == bindparam("hall"),
     tickets.c.window_id == bindparam("window"),
-    tickets.c.status.in_(ACTIVE),
+    tickets.c.status.in_([literal_column(f"'{s}'") for s in ACTIVE]),
 )
 _ACTIVE_LOCKED = _ACTIVE.with_for_update()
 

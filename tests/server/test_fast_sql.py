@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, event, insert, select
@@ -188,3 +189,28 @@ async def test_a_device_token_and_its_key_checked_together(
             keys = (await conn.execute(select(idempotency.c.key))).scalars().all()
             issued = (await conn.execute(select(tickets.c.id))).scalars().all()
         assert sorted(keys) == ["k1"] and len(issued) == 1
+
+
+async def test_issue_and_call_next_never_fall_back_to_sqlalchemy(
+    url: str, app_config: AppConfig, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every statement of a kiosk issue and a call-next runs on the driver: a statement
+    changed so it cannot (an IN list, a Python-side default) would quietly cost 5-10× more."""
+    fallbacks: list[str] = []
+    original = fast._through_sqlalchemy
+
+    async def watch(conn: Any, stmt: Any, params: Any) -> Any:
+        fallbacks.append(" ".join(str(stmt).split())[:80])
+        return await original(conn, stmt, params)
+
+    monkeypatch.setattr(fast, "_through_sqlalchemy", watch)
+    async with running_hall(url, app_config, clock) as h:
+        await h.issue("social")
+        fallbacks.clear()
+        for i in range(3):
+            r = await h.post("/halls/jinjiang/tickets", "kiosk", {"queue": "social"}, key=f"i{i}")
+            assert r.status_code == 201, r.text
+            path = "/halls/jinjiang/windows/1/call-next"
+            r = await h.post(path, "w1", {"finish_current": True}, key=f"c{i}")
+            assert r.status_code == 200, r.text
+    assert fallbacks == []
