@@ -52,7 +52,7 @@ class Row:
 
 def run_loads(job: dict[str, Any], parts: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
     """Run one load process per part (merged into ``job``), all starting at the same instant."""
-    start_at = time.time() + 1.5  # after the processes have imported httpx
+    start_at = time.time() + 1.5  # after the load processes have started and imported uvloop
     procs = []
     for part in parts:
         # Results go to a file: a pipe would fill up and block the child before we read it.
@@ -300,7 +300,9 @@ def main() -> None:
     )
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--windows", default="8,25")
-    parser.add_argument("--load-procs", type=int, default=1, help="load generator processes")
+    parser.add_argument(
+        "--load-procs", type=int, default=2, help="load processes (2: best on 2 cores)"
+    )
     parser.add_argument(
         "--no-ceiling",
         dest="ceiling",
