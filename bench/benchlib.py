@@ -129,20 +129,46 @@ HALLQ_APP = ["server.web.factory:app_from_env", "--factory"]
 
 
 @contextmanager
+def private_redis(tmp: Path) -> Iterator[str]:
+    """A redis-server of our own on a free port: pub/sub ignores the db number, so a shared
+    redis would mix other runs' halls into ours."""
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    cmd += ["--appendonly", "no", "--dir", str(tmp)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
 def run_server(
     env: dict[str, str],
     log_path: Path,
     *,
     app: list[str] = HALLQ_APP,
     ready: str = "/health/ready",
+    workers: int = 1,
 ) -> Iterator[Server]:
     """uvicorn as ``hallq serve`` runs it (uvloop, httptools, sans-I/O websockets without
-    compression, 64 KiB frames; no access log) on a free port, once ``ready`` answers 200."""
+    compression, 64 KiB frames; no access log) on a free port, once ``ready`` answers 200.
+
+    With ``workers`` > 1 the processes share the port (the kernel spreads connections over
+    them); they need ``HALLQ_BROADCAST_URL`` to be a redis URL, as ``hallq serve`` does.
+    """
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", *app, "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"]
     cmd += ["--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
-    cmd += ["--no-access-log", "--log-level", "warning", "--workers", "1"]
+    cmd += ["--no-access-log", "--log-level", "warning", "--workers", str(workers)]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"

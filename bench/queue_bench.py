@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -129,6 +130,9 @@ def bench_backend(
         db_path = tmp / "hallq.db"
         url = f"sqlite+aiosqlite:///{db_path}"
     env = lib.server_env(config, url)
+    if args.redis:
+        env["HALLQ_BROADCAST_URL"] = args.redis
+    workers = args.workers if backend == "postgres" else 1  # SQLite: one writer process
     t = time.monotonic()
     kiosks, terminals = lib.enroll(env, args.kiosks, lib.ALL_WINDOWS)
     print(
@@ -166,7 +170,7 @@ def bench_backend(
     # 2. issue
     asyncio.run(lib.reset_tickets(url))
     seq0 = asyncio.run(lib.hall_seq(url))
-    with lib.run_server(env, log) as srv:
+    with lib.run_server(env, log, workers=workers) as srv:
         if args.ceiling:
             job = {"mode": "live", "url": srv.url, "seconds": 3, "max_ops": 10**6}
             parts = [{"concurrency": len(p)} for p in split(kiosks, args.load_procs)]
@@ -205,7 +209,7 @@ def bench_backend(
     for n_windows in args.windows:
         asyncio.run(lib.reset_tickets(url))
         wins = lib.ALL_WINDOWS[:n_windows]
-        with lib.run_server(env, log) as srv:
+        with lib.run_server(env, log, workers=workers) as srv:
             asyncio.run(lib.seed_waiting(url, args.tickets))
             job = {
                 "mode": "call",
@@ -309,8 +313,15 @@ def main() -> None:
         action="store_false",
         help="skip measuring the load generator's ceiling on GET /health/live",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on PostgreSQL (> 1 starts a private redis-server for them)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
+    args.redis = None
     args.windows = [int(w) for w in args.windows.split(",")]
     if max(args.windows) > len(lib.ALL_WINDOWS):
         parser.error(f"at most {len(lib.ALL_WINDOWS)} windows")
@@ -319,8 +330,11 @@ def main() -> None:
     started = time.monotonic()
     rows: list[Row] = []
     try:
-        for backend in args.backends.split(","):
-            rows += bench_backend(backend.strip(), args, config, tmp)
+        with contextlib.ExitStack() as stack:
+            if args.workers > 1:
+                args.redis = stack.enter_context(lib.private_redis(tmp))
+            for backend in args.backends.split(","):
+                rows += bench_backend(backend.strip(), args, config, tmp)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -328,7 +342,8 @@ def main() -> None:
             print(f"kept {tmp}", file=sys.stderr)
     print(
         f"\nhallq queue bench: {platform.python_version()}, {os.cpu_count()} CPUs, "
-        f"{platform.platform()}, total {time.monotonic() - started:.0f} s\n"
+        f"{platform.platform()}, {args.workers} server process(es) on PostgreSQL, "
+        f"total {time.monotonic() - started:.0f} s\n"
     )
     print_table(rows)
 
