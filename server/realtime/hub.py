@@ -389,7 +389,15 @@ class Hub:
             await self.catch_up()
 
     async def catch_up(self) -> None:
-        """Deliver every committed event not yet delivered, from the outbox, in order."""
+        """Deliver every committed event not yet delivered, from the outbox, in order.
+
+        The read may be older than events the broadcast delivered while it ran (taken before
+        their commit, answered after their arrival): a position below ``last`` is only a
+        regression when it is below what had been delivered before the read began (delivered
+        means committed). Taking the race for one sent every screen of the process a snapshot
+        in place of the call it was showing.
+        """
+        delivered = {hall: (feed.epoch, feed.last) for hall, feed in self.feeds.items()}
         async with self.db.read() as conn:
             rows = (await conn.execute(select(halls.c.id, halls.c.epoch, halls.c.seq))).all()
         for row in rows:
@@ -397,10 +405,11 @@ class Hub:
             if feed is None:
                 continue
             seq = int(row.seq)
-            behind = seq - feed.last
-            if row.epoch != feed.epoch or behind < 0 or behind > self.options.replay_max:
+            epoch_before, last_before = delivered.get(row.id, (feed.epoch, feed.last))
+            regressed = seq < last_before and epoch_before == feed.epoch
+            if row.epoch != feed.epoch or regressed or seq - feed.last > self.options.replay_max:
                 await self._reset(feed, row.epoch, seq)
-            elif behind > 0:
+            elif seq > feed.last:
                 await self._fill(feed, seq)
 
     async def _fill(self, feed: HallFeed, upto: int) -> None:

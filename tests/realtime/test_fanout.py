@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from websockets.frames import Frame, Opcode
@@ -178,6 +180,60 @@ async def test_a_hall_reset_drops_queued_events_of_the_old_epoch() -> None:
     hub.feeds[HALL].epoch = "e2"  # what _reset does first
     await idle(hub)
     assert sorted(len(w.frames) for w in wires) == [0, 0, 1]
+
+
+# --- the outbox tail -------------------------------------------------------------------------
+
+
+class HallsRead:
+    """A database whose ``halls`` read reports ``seq``; ``during`` runs while it is in flight
+    (the broadcast delivering an event committed after the read's snapshot was taken)."""
+
+    def __init__(self, seq: int, during: Callable[[], None] = lambda: None) -> None:
+        self.seq = seq
+        self.during = during
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[HallsRead]:
+        yield self
+
+    async def execute(self, _stmt: Any) -> Any:
+        self.during()
+        await asyncio.sleep(0)
+        row = SimpleNamespace(id=HALL, epoch=EPOCH, seq=self.seq)
+        return SimpleNamespace(all=lambda: [row])
+
+
+async def test_a_tail_read_older_than_a_delivered_event_changes_nothing() -> None:
+    """Event 2 arrives by the broadcast while the tail's read (taken at seq 1) is in flight:
+    the screens keep their events; no snapshot replaces the call."""
+    snapshots = Snapshots()
+    hub = make_hub(snapshots)
+    wires = [attach(hub)[1] for _ in range(3)]
+    deliver(hub, snapshots, 1)
+    hub.db = cast(Any, HallsRead(1, during=lambda: deliver(hub, snapshots, 2)))
+    await hub.catch_up()
+    await idle(hub)
+    assert snapshots.reads == 0
+    for wire in wires:
+        assert kinds_and_seqs(wire) == [("event", 1), ("event", 2)]
+
+
+async def test_a_position_below_what_was_delivered_before_the_read_resets_the_hall() -> None:
+    """A database behind events delivered before the read began (restored, say) is a real
+    regression: every screen gets a snapshot at the database's position."""
+    snapshots = Snapshots()
+    hub = make_hub(snapshots)
+    wires = [attach(hub)[1] for _ in range(2)]
+    deliver(hub, snapshots, 1)
+    deliver(hub, snapshots, 2)
+    snapshots.seq = 1
+    hub.db = cast(Any, HallsRead(1))
+    await hub.catch_up()
+    await idle(hub)
+    assert snapshots.reads == 1 and hub.feeds[HALL].last == 1
+    for wire in wires:
+        assert kinds_and_seqs(wire) == [("event", 1), ("event", 2), ("snapshot", 1)]
 
 
 # --- snapshots and replays -------------------------------------------------------------------
