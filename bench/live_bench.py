@@ -34,7 +34,6 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -85,27 +84,6 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-@contextmanager
-def private_redis(tmp: Path) -> Iterator[str]:
-    port = lib.free_port()
-    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    cmd += ["--appendonly", "no", "--dir", str(tmp)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                import socket
-
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 class Worker:
@@ -270,6 +248,8 @@ class Bench:
         )
         errs = {k: v for k, v in calls["errors"].items()}
         gaps = sum(r["gaps"] for r in parts)
+        dups = sum(r["dups"] for r in parts)
+        snapshots = sum(r["snapshots"] for r in parts)
         unexpected = sum(r["unexpected"] for r in parts)
         screen_errors: Counter[str] = sum((Counter(r["errors"]) for r in parts), Counter())
         row.notes.append(
@@ -278,7 +258,8 @@ class Bench:
             f"{', errors ' + str(errs) if errs else ''}); receptions {n}"
             f"; send→screen p50 {row.pct(0.5, 'e2e'):.1f} / p99 {row.pct(0.99, 'e2e'):.1f} ms"
             f"; screen − HTTP response p50 {lib.percentile(sorted(after_resp), 0.5):+.1f} ms"
-            f"; seq gaps {gaps}, unexpected reconnects {unexpected}"
+            f"; seq gaps {gaps}, duplicates {dups}, snapshots mid-run {snapshots}, "
+            f"unexpected reconnects {unexpected}"
             + (f", screen errors {dict(screen_errors)}" if screen_errors else "")
         )
 
@@ -382,11 +363,15 @@ class Bench:
 
 def run(args: argparse.Namespace, tmp: Path) -> list[Row]:
     config = lib.write_bench_config(tmp / "bench-config.toml")
-    asyncio.run(create_pg_database(f"{args.pg}/postgres", args.pg_db))
+    asyncio.run(create_pg_database(f"{args.pg}/postgres", args.pg_db, args.pg_setting))
     url = f"{args.pg.replace('postgresql://', 'postgresql+asyncpg://')}/{args.pg_db}"
+    # The disk's commit tail, measured in the same run: a floor under every p99 below.
+    disk = asyncio.run(lib.commit_latency(f"{args.pg}/{args.pg_db}"))
+    print(f"[disk] {disk}", file=sys.stderr)
+    args.disk = disk
     bench = Bench(args, tmp)
     try:
-        with private_redis(tmp) if not args.redis else _given(args.redis) as redis_url:
+        with lib.private_redis(tmp) if not args.redis else _given(args.redis) as redis_url:
             env = lib.server_env(config, url)
             env["HALLQ_BROADCAST_URL"] = redis_url
             specs = [{"role": "display", "name": f"bench-display-{i}"} for i in range(N_DISPLAYS)]
@@ -555,7 +540,16 @@ def main() -> None:
     parser.add_argument("--storm-seconds", type=float, default=10.0)
     parser.add_argument("--bare-seconds", type=float, default=10.0)
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs)")
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a default for the bench database, for diagnosis only (e.g. synchronous_commit=off "
+        "shows what the disk's fsync costs; it gives up durability, so such a run is no result)",
+    )
     args = parser.parse_args()
+    args.pg_setting = dict(kv.split("=", 1) for kv in args.pg_setting)
     args.scenarios = set(args.scenarios.split(","))
     nofile = live_load.raise_nofile()
     tmp = Path(tempfile.mkdtemp(prefix="hallq-live-bench-"))
@@ -573,7 +567,13 @@ def main() -> None:
         f"RLIMIT_NOFILE {nofile}, load average at start {load0[0]:.2f}/{load0[1]:.2f}/"
         f"{load0[2]:.2f}, at end {os.getloadavg()[0]:.2f}, total "
         f"{time.monotonic() - started:.0f} s; {args.rate:.0f} calls/s, "
-        f"{args.screen_procs} screen processes\n"
+        f"{args.screen_procs} screen processes"
+        + (
+            f"; bench database settings {args.pg_setting} (diagnosis, not a result)"
+            if args.pg_setting
+            else ""
+        )
+        + f"\n{getattr(args, 'disk', '')}\n"
     )
     print_table(rows)
 

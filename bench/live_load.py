@@ -244,6 +244,8 @@ class ScreenLink(asyncio.Protocol):
             if kind == "snapshot" or self.first or s.last_seq is None:
                 s.epoch = p.epoch
                 s.last_seq = p.seq
+            if kind == "snapshot" and not self.first:
+                fleet.snapshots += 1
             if self.first or kind == "snapshot":
                 if s.dropped_at is not None and s.resynced_at is None:
                     s.resynced_at = now
@@ -311,6 +313,7 @@ class Fleet:
         self.unexpected = 0
         self.gaps = 0
         self.dups = 0
+        self.snapshots = 0  # snapshots after a connection's first: events replaced, not received
         self.errors: Counter[str] = Counter()
         self.numbers: dict[str, int] = {}
         self.parsed: dict[bytes, Parsed] = {}
@@ -391,6 +394,7 @@ class Fleet:
             "unexpected": self.unexpected,
             "gaps": self.gaps,
             "dups": self.dups,
+            "snapshots": self.snapshots,
             "errors": dict(self.errors),
         }
         self.reset()
@@ -408,7 +412,7 @@ class Fleet:
             await asyncio.wait(self.tasks, timeout=10)
         self.screens, self.tasks = [], []
         self.stopping = False
-        self.unexpected = self.gaps = self.dups = 0
+        self.unexpected = self.gaps = self.dups = self.snapshots = 0
         self.errors.clear()
         self.numbers.clear()
         self.parsed.clear()

@@ -106,11 +106,16 @@ def row_from(scenario: str, backend: str, res: dict[str, Any]) -> Row:
     )
 
 
-async def create_pg_database(admin_dsn: str, name: str) -> None:
+async def create_pg_database(
+    admin_dsn: str, name: str, settings: dict[str, str] | None = None
+) -> None:
+    """Drop and re-create ``name``; ``settings`` (diagnosis only) become its defaults."""
     conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
+        for key, value in (settings or {}).items():
+            await conn.execute(f'ALTER DATABASE "{name}" SET {key} = {value}')
     finally:
         await conn.close()
 
