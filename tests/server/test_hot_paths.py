@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,83 @@ def test_in_memory_sqlite_keeps_one_engine() -> None:
     """An in-memory database stays on one engine: a second would be a second database."""
     db = Database("sqlite+aiosqlite://")
     assert db.write_engine is db.engine
+
+
+async def _fill_wal(db: Database, pages: int) -> None:
+    """``pages`` one-page rows in transactions of 100 (each row a 3,000-byte blob)."""
+    async with db.write() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS w (b BLOB)"))
+    for _ in range(pages // 100):
+        async with db.write() as conn:
+            for _ in range(100):
+                await conn.execute(text("INSERT INTO w VALUES (randomblob(3000))"))
+
+
+async def test_sqlite_commits_leave_checkpoints_to_a_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inline writer never checkpoints inside a COMMIT (that would run the WAL copy and
+    its fsync on the loop's thread): past SQLite's automatic threshold of 1,000 pages the WAL
+    keeps growing until the Checkpointer copies it, from a thread that is not the loop's."""
+    path = tmp_path / "c.db"
+    db = Database(f"sqlite+aiosqlite:///{path}", checkpoint_s=3600)  # no background run here
+    threads: list[bool] = []
+    checkpoints = db.checkpoints
+    assert checkpoints is not None
+    real = checkpoints._checkpoint
+
+    def spy() -> tuple[int, int, int]:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real()
+
+    monkeypatch.setattr(checkpoints, "_checkpoint", spy)
+    try:
+        await _fill_wal(db, 1500)
+        async with db.write() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
+        wal = Path(f"{path}-wal")
+        assert wal.stat().st_size > 1200 * 4096, "an automatic checkpoint reset the WAL"
+        busy, frames, copied = await checkpoints.checkpoint()
+        assert busy == 0 and frames == copied and frames >= 1500
+        assert threads == [False]
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM w"))).scalar() == 1500
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_checkpointer_runs_after_writes_only(tmp_path: Path) -> None:
+    """Started by the first write, it checkpoints what was written, then idles until the
+    next write; dispose stops it."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", checkpoint_s=0.02)
+    checkpoints = db.checkpoints
+    assert checkpoints is not None
+    try:
+        assert checkpoints.runs == 0
+        await _fill_wal(db, 100)
+        for _ in range(250):  # ≤ 5 s
+            if checkpoints.runs:
+                break
+            await asyncio.sleep(0.02)
+        for _ in range(250):  # the write of the table and that of the rows may take two
+            if checkpoints.idle:
+                break
+            await asyncio.sleep(0.02)
+        runs = checkpoints.runs
+        assert runs >= 1 and checkpoints.idle
+        await asyncio.sleep(0.1)  # five intervals without a write
+        assert checkpoints.runs == runs
+        await _fill_wal(db, 100)
+        for _ in range(250):
+            if checkpoints.runs > runs:
+                break
+            await asyncio.sleep(0.02)
+        assert checkpoints.runs > runs
+    finally:
+        await db.dispose()
+    assert checkpoints._task is None
+
+
+def test_only_a_sqlite_file_has_a_checkpointer() -> None:
+    assert Database("sqlite+aiosqlite://").checkpoints is None
+    assert Database("postgresql+asyncpg://u@127.0.0.1/x").checkpoints is None
