@@ -347,7 +347,7 @@ def main() -> None:
             print(f"kept {tmp}", file=sys.stderr)
     print(
         f"\nhallq queue bench: {platform.python_version()}, {os.cpu_count()} CPUs, "
-        f"{platform.platform()}, {args.workers} server process(es) on PostgreSQL, "
+        f"{platform.platform()}, {args.workers} server process(es) on PostgreSQL (1 on SQLite), "
         f"total {time.monotonic() - started:.0f} s\n"
     )
     print_table(rows)

@@ -65,6 +65,8 @@ async def run(mode: str, ops: int, token: str, profile: int) -> None:
     print(f"{mode} x{ops}: {cpu / ops * 1000:.2f} ms CPU/op, {wall / ops * 1000:.2f} ms wall/op")
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(profile)
+        if os.environ.get("PROFILE_CALLERS"):
+            pstats.Stats(profiler).print_callers(os.environ["PROFILE_CALLERS"])
 
 
 def main() -> None:
