@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -75,6 +75,17 @@ class Subscription:
             self._queue.put_nowait(None)  # keep every later reader stopped too
             raise StopAsyncIteration
         return message
+
+    def ready(self) -> list[Message]:
+        """The messages queued now, without waiting (a reader batching what arrived together)."""
+        out: list[Message] = []
+        for _ in range(self._queue.qsize()):
+            message = self._queue.get_nowait()
+            if message is None:
+                self._queue.put_nowait(None)  # closed: the next ``get`` ends the iteration
+                break
+            out.append(message)
+        return out
 
     def __aiter__(self) -> AsyncIterator[Message]:
         return self
@@ -132,6 +143,11 @@ class Broadcast(ABC):
     @abstractmethod
     async def publish(self, channel: str, data: str) -> None:
         """Send ``data`` to every subscriber of ``channel``; ``BroadcastUnavailable`` if not."""
+
+    async def publish_many(self, channel: str, data: Sequence[str]) -> None:
+        """``publish`` each of ``data`` in order; backends with round trips send them in one."""
+        for item in data:
+            await self.publish(channel, item)
 
     async def subscribe(self, *channels: str, maxsize: int | None = None) -> Subscription:
         """A new subscription to ``channels`` with a bounded queue (``maxsize`` messages)."""

@@ -6,6 +6,10 @@ fanning an event out to thousands of screens wakes no task at all. Only a connec
 cannot take a frame now (transport paused by a slow reader, or no direct path) keeps a backlog,
 drained by a short-lived task that ends when the backlog is empty.
 
+Several frames due together (a replay with the parked events behind it, or the events of one
+command) leave in one write: a write is one ``send`` system call, the largest cost of a
+reconnect storm and of a fan-out, so a replay of a hundred events costs one call, not a hundred.
+
 Slow-consumer policy: the backlog holds at most ``queue_size`` frames (256 by default). When a
 frame finds it full, the connection is closed with 1013 ("try again later"); the client
 reconnects with its (epoch, last_seq) and gets the missed events from a replay or a snapshot.
@@ -23,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from server.realtime.wire import Wire, as_wire_text
@@ -62,6 +66,7 @@ class Connection:
         "__weakref__",
         "_allowance",
         "_closed_event",
+        "_cork",
         "_drainer",
         "_limit",
         "_pending",
@@ -108,6 +113,7 @@ class Connection:
         self._allowance = 0  # a replay may exceed the live bound once, by its own length
         self._sync_gen = 0
         self._pending: list[tuple[int, str]] | None = None
+        self._cork: list[bytes] | None = None  # direct writes held to leave as one (see push_many)
 
     @property
     def syncing(self) -> bool:
@@ -139,7 +145,10 @@ class Connection:
             return
         wire = self._wire
         if wire is not None and not self._queue and wire.writable():
-            wire.write(as_wire_text(text).wire)
+            if self._cork is None:
+                wire.write(as_wire_text(text).wire)
+            else:
+                self._cork.append(as_wire_text(text).wire)
             if self._allowance:
                 self._allowance -= 1
         elif wire is not None and not wire.open():
@@ -149,6 +158,50 @@ class Connection:
             return
         if seq != ALWAYS:
             self.floor = seq
+
+    def push_many(self, frames: Sequence[tuple[int, str]], joined: bytes | None = None) -> None:
+        """``push`` each frame in order; those that go out now leave in one write.
+
+        ``joined`` is the frames' wire bytes back to back (shared by every receiver of a run of
+        events, seqs ascending): written as it is when every frame is due and nothing waits.
+        """
+        wire = self._wire
+        if (
+            joined is not None
+            and wire is not None
+            and self.close_code is None
+            and self._pending is None
+            and not self._queue
+            and frames[0][0] > self.floor
+            and wire.writable()
+        ):
+            wire.write(joined)
+            self.floor = frames[-1][0]
+            self._allowance = max(0, self._allowance - len(frames))
+            return
+
+        def pushes() -> None:
+            for seq, text in frames:
+                self.push(seq, text)
+
+        self._corked(pushes)
+
+    def _corked(self, pushes: Callable[[], None]) -> None:
+        """Run ``pushes``; the frames they write directly go out together at the end."""
+        if self._cork is not None or self._wire is None:
+            pushes()  # already held by an outer call, or no direct path to hold
+            return
+        held: list[bytes] = []
+        self._cork = held
+        try:
+            pushes()
+        finally:
+            self._cork = None
+            if held and not self.gone:  # found gone meanwhile: nothing more is written
+                if self._wire.open():
+                    self._wire.write(held[0] if len(held) == 1 else b"".join(held))
+                else:
+                    self.lost()
 
     def _enqueue(self, text: str) -> bool:
         queue = self._queue
@@ -179,11 +232,15 @@ class Connection:
         parked, self._pending = self._pending, None
         self.floor = -1
         self._allowance += len(frames)  # a replay may exceed the live bound once
-        for seq, text in frames:
-            self.push(seq, text)
-        self.floor = max(self.floor, floor)
-        for seq, text in parked:
-            self.push(seq, text)
+
+        def pushes() -> None:
+            for seq, text in frames:
+                self.push(seq, text)
+            self.floor = max(self.floor, floor)
+            for seq, text in parked:
+                self.push(seq, text)
+
+        self._corked(pushes)  # the replay, its heartbeat and the parked events: one write
         return True
 
     def close(self, code: int, reason: str = "") -> None:

@@ -11,6 +11,9 @@ shared by every connection) and handed to the connections by one fan-out task, i
 ``fanout_chunk`` with a turn of the event loop between chunks, so a hall of thousands of
 screens never holds the loop (and the commands waiting on it) for a whole fan-out. Events and
 heartbeats go through the same ordered job queue: every connection sees them in seq order.
+Consecutive events that arrive together (a command's events, published in one go) or queue up
+behind a busy fan-out travel as one job, and each connection gets them in one write: the send
+per socket, not the Python around it, is what a fan-out costs.
 
 (Re)connects are served from memory when possible: replays from a ring of the hall's last
 ``replay_max`` events, snapshots from one cached read per (hall, epoch, seq), shared by every
@@ -32,7 +35,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,11 +86,30 @@ class HallFeed:
     snapshot: CachedSnapshot | None = None
     reading: asyncio.Task[CachedSnapshot] | None = None
     reading_at: tuple[str, int] = ("", -1)  # (epoch, last) when ``reading`` started
+    _members: tuple[Connection, ...] | None = None
+
+    def members(self) -> tuple[Connection, ...]:
+        """``conns`` as a tuple: the same object until a connection attaches or leaves."""
+        if self._members is None:
+            self._members = tuple(self.conns)
+        return self._members
+
+    def join(self, conn: Connection) -> None:
+        self.conns.add(conn)
+        self._members = None
+
+    def leave(self, conn: Connection) -> None:
+        self.conns.discard(conn)
+        self._members = None
 
 
 @dataclass(eq=False, slots=True)
 class _Job:
-    """One frame for every connection of a hall (an event, or a heartbeat when ``beat``)."""
+    """A heartbeat (``beat``) or a run of consecutive events for every connection of a hall.
+
+    ``seq``/``text`` are the heartbeat's, or the run's last event; ``run`` holds every event of
+    the run (one, unless events arrived together) and ``joined`` their frames back to back.
+    """
 
     feed: HallFeed
     epoch: str
@@ -96,6 +118,14 @@ class _Job:
     beat: bool = False
     conns: tuple[Connection, ...] = ()
     done: int = 0  # connections served so far
+    run: list[tuple[int, WireText]] = field(default_factory=list)
+    joined: bytes = b""
+
+    def extend(self, seq: int, text: WireText) -> None:
+        """Add the next event to the run (the job has not started)."""
+        self.run.append((seq, text))
+        self.seq, self.text = seq, text
+        self.joined = b""
 
 
 class Hub:
@@ -124,6 +154,7 @@ class Hub:
         self._freeze_at = GC_FREEZE_FROM
         self._jobs: deque[_Job] = deque()
         self._fanout: asyncio.Task[None] | None = None
+        self._gathering = False  # offer_texts is queueing events that arrived together
 
     # --- life cycle -------------------------------------------------------------------------
 
@@ -164,7 +195,7 @@ class Hub:
     # --- connections ------------------------------------------------------------------------
 
     def attach(self, conn: Connection) -> None:
-        self.feeds[conn.hall].conns.add(conn)
+        self.feeds[conn.hall].join(conn)
         total = self.connections
         if total >= self._freeze_at:
             # Full collections over thousands of connections paused the loop 20-600 ms;
@@ -175,7 +206,7 @@ class Hub:
     def detach(self, conn: Connection) -> None:
         feed = self.feeds.get(conn.hall)
         if feed is not None:
-            feed.conns.discard(conn)
+            feed.leave(conn)
 
     @property
     def connections(self) -> int:
@@ -277,6 +308,23 @@ class Hub:
 
     # --- delivery ---------------------------------------------------------------------------
 
+    def offer_texts(self, texts: list[str]) -> None:
+        """Event frames that arrived together: consecutive ones leave as one job (one write)."""
+        with self._gathered():
+            for text in texts:
+                self.offer_text(text)
+
+    @contextlib.contextmanager
+    def _gathered(self) -> Iterator[None]:
+        """Queue the events accepted inside, merged where consecutive; start the fan-out after."""
+        self._gathering = True
+        try:
+            yield
+        finally:
+            self._gathering = False
+            if self._jobs and self._fanout is None:
+                self._start_fan_out()
+
     def offer_text(self, text: str) -> None:
         """An event frame as JSON text (from the broadcast or the relay) into the ordering."""
         try:
@@ -305,7 +353,18 @@ class Hub:
         feed.recent.append((seq, frame))
         if len(feed.recent) > self.options.replay_max:
             feed.recent.popleft()
-        self._fan_out(_Job(feed, epoch, seq, frame))
+        tail = self._jobs[-1] if self._jobs else None
+        if (
+            tail is not None
+            and not tail.beat
+            and tail.done == 0
+            and tail.feed is feed
+            and tail.epoch == epoch
+            and tail.conns is feed.members()
+        ):
+            tail.extend(seq, frame)  # not started, same connections: one write each for both
+            return
+        self._fan_out(_Job(feed, epoch, seq, frame, run=[(seq, frame)]))
 
     # --- fan-out ----------------------------------------------------------------------------
 
@@ -315,11 +374,16 @@ class Hub:
         When nothing is queued the first chunk goes out right here (no task hop for a small
         hall); the rest, and everything queued behind it, is the fan-out task's.
         """
-        job.conns = tuple(job.feed.conns)
-        if self._fanout is None and not self._jobs and self._run(job, self.options.fanout_chunk):
-            return
+        job.conns = job.feed.members()
         self._jobs.append(job)
-        if self._fanout is None:
+        if self._fanout is None and not self._gathering:
+            self._start_fan_out()
+
+    def _start_fan_out(self) -> None:
+        """Serve the first chunk of the first job now, then leave the rest to the task."""
+        if self._run(self._jobs[0], self.options.fanout_chunk):
+            self._jobs.popleft()
+        if self._jobs:
             self._fanout = asyncio.get_running_loop().create_task(self._fan_out_loop())
 
     async def _fan_out_loop(self) -> None:
@@ -345,10 +409,17 @@ class Hub:
                     conn.push(ALWAYS, dumps(heartbeat_frame(job.epoch, conn.floor)))
                 else:
                     conn.push(ALWAYS, job.text)
-        else:
+        elif len(job.run) == 1:
             seq, text = job.seq, job.text
             for conn in conns[job.done : end]:
                 conn.push(seq, text)
+        else:
+            run = job.run
+            if not job.joined:
+                job.joined = b"".join(text.wire for _, text in run)
+            joined = job.joined
+            for conn in conns[job.done : end]:
+                conn.push_many(run, joined)
         job.done = end
         return end >= len(conns)
 
@@ -364,14 +435,19 @@ class Hub:
     # --- background tasks -------------------------------------------------------------------
 
     async def _consume(self) -> None:
-        assert self._subscription is not None
-        async for message in self._subscription:
-            if message.resync:
-                self._wake.set()  # messages were lost: read the outbox now
-            elif message.channel == CONTROL_CHANNEL:
-                self._on_control(message.data)
-            else:
-                self.offer_text(message.data)
+        sub = self._subscription
+        assert sub is not None
+        async for first in sub:
+            texts: list[str] = []
+            for message in (first, *sub.ready()):  # a command's events arrive together
+                if message.resync:
+                    self._wake.set()  # messages were lost: read the outbox now
+                elif message.channel == CONTROL_CHANNEL:
+                    self._on_control(message.data)
+                else:
+                    texts.append(message.data)
+            if texts:
+                self.offer_texts(texts)
 
     def _on_control(self, data: str) -> None:
         with contextlib.suppress(ValueError, TypeError, KeyError):
@@ -415,8 +491,9 @@ class Hub:
     async def _fill(self, feed: HallFeed, upto: int) -> None:
         async with self.db.read() as conn:
             rows = (await conn.execute(_rows_after(feed.hall, feed.last, upto))).all()
-        for r in rows:
-            self._accept(feed, r.epoch, int(r.seq), _event_text(feed.hall, r))
+        with self._gathered():
+            for r in rows:
+                self._accept(feed, r.epoch, int(r.seq), _event_text(feed.hall, r))
 
     async def _reset(self, feed: HallFeed, epoch: str, seq: int) -> None:
         log.info("hall %s: new epoch or far behind; sending snapshots", feed.hall)

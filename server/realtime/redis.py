@@ -15,6 +15,7 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -87,6 +88,19 @@ class RedisBroadcast(Broadcast):
             raise BroadcastUnavailable("redis broadcast is not connected: call connect() first")
         try:
             await self._publisher.publish(channel, data)
+        except (RedisError, OSError) as exc:
+            raise BroadcastUnavailable(f"redis publish failed: {exc}") from exc
+
+    async def publish_many(self, channel: str, data: Sequence[str]) -> None:
+        """One pipelined round trip: subscribers get the messages back to back (the hub sends a
+        command's events to each screen in one write when they arrive together)."""
+        if self._publisher is None:
+            raise BroadcastUnavailable("redis broadcast is not connected: call connect() first")
+        try:
+            async with self._publisher.pipeline(transaction=False) as pipe:
+                for item in data:
+                    pipe.publish(channel, item)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             raise BroadcastUnavailable(f"redis publish failed: {exc}") from exc
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -71,12 +72,12 @@ class Relay:
         try:
             if not self.broadcast.healthy:
                 raise BroadcastUnavailable("broadcast unhealthy")
-            for hall, _, text in items:
-                await self.broadcast.publish(hall_channel(hall), text)
+            # A hall's events together: they reach the hubs together and each screen in one write.
+            for hall, group in itertools.groupby(items, key=lambda item: item[0]):
+                await self.broadcast.publish_many(hall_channel(hall), [t for _, _, t in group])
         except BroadcastUnavailable:
             # Local screens get the events now; other processes read them from the outbox.
-            for _, _, text in items:
-                self.hub.offer_text(text)
+            self.hub.offer_texts([text for _, _, text in items])
             return
         # Marked in batches every ``mark_s`` by the mark loop: marking inline would cost every
         # command a second write transaction (on SQLite, a second turn of the one writer).

@@ -88,6 +88,25 @@ async def test_overflow_replaces_the_queue_with_one_resync(broadcast: Broadcast)
         assert all(not m.resync for m in drained[1:])
 
 
+async def test_publish_many_arrives_in_order_and_ready_takes_what_is_queued(
+    broadcast: Broadcast,
+) -> None:
+    """Messages published together arrive in order; ``ready`` hands over those already queued
+    without waiting (the hub gathers a command's events this way)."""
+    ch = channel()
+    async with await broadcast.subscribe(ch) as sub:
+        await until_received(broadcast, asyncio.create_task(sub.get()), ch)
+        await broadcast.publish_many(ch, ["m1", "m2", "m3"])
+        got = [(await asyncio.wait_for(sub.get(), 2)).data]
+        for _ in range(100):  # redis: the rest may still be on the wire
+            got += [m.data for m in sub.ready()]
+            if len(got) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        assert got == ["m1", "m2", "m3"]
+        assert sub.ready() == []
+
+
 async def test_closed_subscription_ends_iteration(broadcast: Broadcast) -> None:
     """Closing a subscription stops its async iteration instead of hanging the reader."""
     sub = await broadcast.subscribe(channel())

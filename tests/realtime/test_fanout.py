@@ -40,9 +40,10 @@ class FakeWire:
     def writable(self) -> bool:
         return not self.closed and not self.paused
 
-    def write(self, frame: bytes) -> None:
+    def write(self, data: bytes) -> None:
+        """One write: a frame, or several back to back (a replay, a run of events)."""
         assert self.writable(), "wrote to a paused or closed socket"
-        self.frames.append(frame)
+        self.frames.append(data)
 
     async def wait_writable(self) -> None:
         await self._resumed.wait()
@@ -51,13 +52,33 @@ class FakeWire:
         self.paused = False
         self._resumed.set()
 
+    def payloads(self) -> list[bytes]:
+        """Every frame's payload, in the order written (a write may hold several frames)."""
+        return [p for data in self.frames for p in _payloads(data)]
+
     def received(self) -> list[dict[str, Any]]:
-        return [json.loads(_payload(f)) for f in self.frames]
+        return [json.loads(p) for p in self.payloads()]
+
+
+def _payloads(data: bytes) -> list[bytes]:
+    """The payloads of the unmasked frames in ``data``, which must end on a frame boundary."""
+    out: list[bytes] = []
+    pos = 0
+    for _ in range(len(data)):
+        if pos == len(data):
+            return out
+        n, head = data[pos + 1], pos + 2
+        if n >= 126:
+            width = 2 if n == 126 else 8
+            n, head = int.from_bytes(data[head : head + width]), head + width
+        out.append(data[head : head + n])
+        pos = head + n
+    raise AssertionError("a frame ran past the end of the write")
 
 
 def _payload(frame: bytes) -> bytes:
-    n = frame[1]
-    return frame[{126: 4, 127: 10}.get(n, 2) :]
+    [payload] = _payloads(frame)
+    return payload
 
 
 async def never_sends(_text: str) -> None:
@@ -169,6 +190,56 @@ async def test_every_connection_gets_the_same_encoded_bytes() -> None:
     deliver(hub, snapshots, 1)
     await idle(hub)
     assert len({id(w.frames[0]) for w in wires}) == 1
+
+
+async def test_events_that_arrive_together_reach_each_connection_in_one_write() -> None:
+    """A command's events offered together go out as one run: every connection, in every
+    chunk, gets them in one write, in order, and all share the same bytes."""
+    snapshots = Snapshots()
+    hub = make_hub(snapshots, fanout_chunk=3)
+    wires = [attach(hub)[1] for _ in range(10)]
+    snapshots.seq = 2
+    hub.offer_texts([event(1), event(2)])
+    await idle(hub)
+    for wire in wires:
+        assert len(wire.frames) == 1
+        assert kinds_and_seqs(wire) == [("event", 1), ("event", 2)]
+    assert len({id(w.frames[0]) for w in wires}) == 1
+    assert [seq for seq, _ in hub.feeds[HALL].recent] == [1, 2]
+
+
+async def test_events_queued_behind_a_busy_fan_out_merge_until_the_connections_change() -> None:
+    """Events waiting behind a fan-out in progress join one run; a connection attached
+    meanwhile starts a new job, and gets only the events after its sync."""
+    snapshots = Snapshots()
+    hub = make_hub(snapshots, fanout_chunk=2)
+    wires = [attach(hub)[1] for _ in range(4)]
+    deliver(hub, snapshots, 1)  # the first chunk goes out now, the rest is queued
+    deliver(hub, snapshots, 2)
+    deliver(hub, snapshots, 3)  # joins 2: that job has not started
+    late, late_wire = attach(hub)  # synced at 3
+    deliver(hub, snapshots, 4)  # the connections changed: a job of its own
+    assert [len(job.run) for job in hub._jobs] == [1, 2, 1]
+    await idle(hub)
+    for wire in wires:
+        assert [len(_payloads(data)) for data in wire.frames] == [1, 2, 1]
+        assert [seq for _, seq in kinds_and_seqs(wire)] == [1, 2, 3, 4]
+    assert late.floor == 4 and kinds_and_seqs(late_wire) == [("event", 4)]
+
+
+async def test_a_run_skips_what_a_connection_already_has() -> None:
+    """A connection whose floor is inside a run gets only the newer events, still one write."""
+    texts = [(seq, WireText(event(seq))) for seq in (1, 2, 3)]
+    joined = b"".join(t.wire for _, t in texts)
+    conn = Connection(never_sends, hall=HALL, wire=(wire := FakeWire()))
+    conn.floor = 1
+    conn.push_many(texts, joined)
+    assert len(wire.frames) == 1 and [s for _, s in kinds_and_seqs(wire)] == [2, 3]
+    conn.push_many(texts, joined)
+    assert len(wire.frames) == 1, "nothing new: nothing written"
+    paused = Connection(never_sends, hall=HALL, wire=FakeWire(paused=True))
+    paused.push_many(texts, joined)
+    assert paused.backlog == 3 and paused.floor == 3
 
 
 async def test_a_hall_reset_drops_queued_events_of_the_old_epoch() -> None:
@@ -363,6 +434,27 @@ async def test_writable_connection_writes_at_once_without_a_task() -> None:
     conn.push(ALWAYS, WireText("b"))
     assert [_payload(f) for f in wire.frames] == [b"a", b"b"]
     assert conn.backlog == 0 and conn._drainer is None
+
+
+async def test_a_replay_and_the_events_parked_behind_it_leave_in_one_write() -> None:
+    """finish_sync writes the replay, its heartbeat and the parked newer events at once: a
+    reconnect storm costs a send per screen, not one per missed event."""
+    conn = Connection(never_sends, hall=HALL, wire=(wire := FakeWire()), queue_size=4)
+    gen = conn.begin_sync()
+    for seq in (9, 10, 11, 12):  # parked while the replay was read; 9 and 10 are in it
+        conn.push(seq, event(seq))
+    replay: list[tuple[int, str]] = [(seq, event(seq)) for seq in range(1, 11)]
+    heartbeat = json.dumps({"type": "heartbeat", "epoch": EPOCH, "seq": 10})
+    assert conn.finish_sync(gen, [*replay, (ALWAYS, heartbeat)], 10)
+    assert len(wire.frames) == 1
+    assert kinds_and_seqs(wire) == [("event", s) for s in range(1, 11)] + [
+        ("heartbeat", 10),
+        ("event", 11),
+        ("event", 12),
+    ]
+    assert conn.floor == 12 and conn.close_code is None and conn.backlog == 0
+    conn.push(13, event(13))
+    assert len(wire.frames) == 2, "live events after the sync are written one by one again"
 
 
 async def test_paused_socket_backlog_drains_in_order_when_it_resumes() -> None:
