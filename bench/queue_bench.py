@@ -137,7 +137,7 @@ def bench_backend(
     env = lib.server_env(config, url)
     if args.redis:
         env["HALLQ_BROADCAST_URL"] = args.redis
-    workers = args.workers if backend == "postgres" else 1  # SQLite: one writer process
+    workers = args.workers if backend == "postgres" or args.sqlite_workers else 1
     t = time.monotonic()
     kiosks, terminals = lib.enroll(env, args.kiosks, lib.ALL_WINDOWS)
     print(
@@ -323,6 +323,12 @@ def main() -> None:
         type=int,
         default=1,
         help="server processes on PostgreSQL (> 1 starts a private redis-server for them)",
+    )
+    parser.add_argument(
+        "--sqlite-workers",
+        action="store_true",
+        help="run SQLite with --workers processes too (writers serialise on the file's lock; "
+        "measured slower than one process, see docs/performance.md)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()

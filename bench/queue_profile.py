@@ -64,7 +64,9 @@ async def run(mode: str, ops: int, token: str, profile: int) -> None:
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"{mode} x{ops}: {cpu / ops * 1000:.2f} ms CPU/op, {wall / ops * 1000:.2f} ms wall/op")
     if profiler is not None:
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(profile)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(
+            profile
+        )
         if os.environ.get("PROFILE_CALLERS"):
             pstats.Stats(profiler).print_callers(os.environ["PROFILE_CALLERS"])
 
