@@ -276,13 +276,17 @@ class Connection:
                     if not wire.writable():
                         await wire.wait_writable()
                         continue
-                    text = self._queue.popleft()
-                    wire.write(as_wire_text(text).wire)
-                else:
-                    text = self._queue[0]
-                    await self._send_text(text)
-                    if self._queue:  # cleared meanwhile if the connection was lost
-                        self._queue.popleft()
+                    # Everything waiting in one write: a reader that fell behind costs one
+                    # send per resume, not one per frame.
+                    frames = [as_wire_text(text).wire for text in self._queue]
+                    self._queue.clear()
+                    wire.write(b"".join(frames))
+                    self._allowance = max(0, self._allowance - len(frames))
+                    continue
+                text = self._queue[0]
+                await self._send_text(text)
+                if self._queue:  # cleared meanwhile if the connection was lost
+                    self._queue.popleft()
                 if self._allowance:
                     self._allowance -= 1
             self._queue = None

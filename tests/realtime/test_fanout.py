@@ -13,6 +13,7 @@ from typing import Any, cast
 import pytest
 from websockets.frames import Frame, Opcode
 
+from server.realtime import hub as hub_module
 from server.realtime.connection import ALWAYS, CLOSE_SLOW_CONSUMER, Connection
 from server.realtime.frames import dumps, event_frame
 from server.realtime.hub import HallFeed, Hub
@@ -424,6 +425,67 @@ def test_the_ring_keeps_only_the_last_replay_max_events() -> None:
     assert replay is not None and [s for s, _ in replay[0]] == [5, 6, 7]
 
 
+# --- garbage collection ---------------------------------------------------------------------
+
+
+class GcCalls:
+    """Stands in for the ``gc`` module in the hub: records freezes and full collections."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def freeze(self) -> None:
+        self.calls.append("freeze")
+
+    def unfreeze(self) -> None:
+        self.calls.append("unfreeze")
+
+    def collect(self) -> int:
+        self.calls.append("collect")
+        return 0
+
+
+async def test_a_reconnect_storm_freezes_its_new_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The heap is frozen every GC_FREEZE_EVERY attaches, also when a storm's reconnects only
+    bring the total back to where it was (their objects stay out of full collections)."""
+    gc_calls = GcCalls()
+    monkeypatch.setattr(hub_module, "gc", gc_calls)
+    hub = make_hub()
+    conns = [attach(hub)[0] for _ in range(2000)]
+    assert gc_calls.calls.count("freeze") == 2000 // hub_module.GC_FREEZE_EVERY
+    gc_calls.calls.clear()
+    for conn in conns[:1000]:
+        hub.detach(conn)
+    for _ in range(1000):
+        attach(hub)
+    every = hub_module.GC_FREEZE_EVERY
+    assert gc_calls.calls == ["freeze"] * ((2000 + 1000) // every - 2000 // every)
+
+
+async def test_garbage_of_frozen_connections_is_collected_once_enough_left_and_all_is_calm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After as many departures as open connections (at least GC_COLLECT_FROZEN_AFTER), the
+    next calm heartbeat collects once (unfreeze, collect, freeze); never while attaching."""
+    gc_calls = GcCalls()
+    monkeypatch.setattr(hub_module, "gc", gc_calls)
+    hub = make_hub()
+    after = hub_module.GC_COLLECT_FROZEN_AFTER
+    conns = [attach(hub)[0] for _ in range(after)]
+    for conn in conns[: after - 1]:
+        hub.detach(conn)
+    gc_calls.calls.clear()
+    assert not hub.collect_frozen(), "not enough have left"
+    hub.detach(conns[-1])
+    attach(hub)
+    assert not hub.collect_frozen(), "a connection attached since the last heartbeat"
+    assert hub.collect_frozen()
+    assert gc_calls.calls == ["unfreeze", "collect", "freeze"]
+    assert not hub.collect_frozen(), "counted again from zero"
+
+
 # --- one connection's backlog ----------------------------------------------------------------
 
 
@@ -458,7 +520,7 @@ async def test_a_replay_and_the_events_parked_behind_it_leave_in_one_write() -> 
 
 
 async def test_paused_socket_backlog_drains_in_order_when_it_resumes() -> None:
-    """Frames pushed while the transport is paused wait, then go out in order."""
+    """Frames pushed while the transport is paused wait, then go out in order, in one write."""
     conn = Connection(
         never_sends, hall=HALL, wire=(wire := FakeWire(paused=True)), on_close=lambda c: None
     )
@@ -471,7 +533,8 @@ async def test_paused_socket_backlog_drains_in_order_when_it_resumes() -> None:
             break
         await asyncio.sleep(0)
     conn.push(4, "e4")
-    assert [_payload(f) for f in wire.frames] == [b"e1", b"e2", b"e3", b"e4"]
+    assert wire.payloads() == [b"e1", b"e2", b"e3", b"e4"]
+    assert len(wire.frames) == 2, "the backlog in one write, then e4 directly"
     assert conn.backlog == 0
 
 
