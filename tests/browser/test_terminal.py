@@ -5,6 +5,7 @@ two desktop layouts. After each step both the page and the server's state are ch
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,21 @@ async def calls(hall: WebHall) -> int:
 # -- the page's side --------------------------------------------------------------------------
 
 
+# Keys of one action share the page's 400 ms debounce (a double press calls once).
+_ACTION_OF_KEY = {"F1": "next", " ": "next", "Enter": "next"}
+_DEBOUNCE_S = 0.45
+_last_press: dict[tuple[int, str], float] = {}
+
+
 async def press(page: Page, key: str) -> None:
-    """One key press, after the previous command has settled (no button busy)."""
+    """One key press, after the previous command has settled (no button busy) and past the
+    debounce of the same action: a quick server must not turn a press into a double press."""
     await expect(page.locator('[data-action="pause"]')).to_have_attribute("aria-busy", "false")
+    action = (id(page), _ACTION_OF_KEY.get(key, key.lower()))
+    since = time.monotonic() - _last_press.get(action, float("-inf"))
+    if since < _DEBOUNCE_S:
+        await page.wait_for_timeout((_DEBOUNCE_S - since) * 1000)
+    _last_press[action] = time.monotonic()
     await page.keyboard.press(key)
 
 
