@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.domain.errors import Forbidden, not_found
+from server.domain.errors import Forbidden, HallqError, not_found
 from server.domain.model import Outcome, Ticket
 from server.services import auth, calling, issuing, lookup, print_jobs
 from server.services import history as history_service
@@ -277,13 +277,15 @@ async def login(request: Request) -> Response:
     st = state(request)
     now = st.clock.now()
     ttl = st.config.server.staff_token_ttl_h
+    refused: HallqError | None = None
     async with st.db.write() as conn:
         try:
             token, expires, staff = await auth.login(conn, body.username, body.password, now, ttl)
-        except Exception:
-            # The failure counter must persist even though the login is refused.
-            await conn.commit()
-            raise
+        except HallqError as exc:
+            # The failure counter must persist: the transaction ends normally, then refuses.
+            refused = exc
+    if refused is not None:
+        raise refused
     return _json({"token": token, "expires_at": expires.isoformat(), "staff": staff})
 
 
