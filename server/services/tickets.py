@@ -35,11 +35,18 @@ async def load(
     return ticket_from_row(row)
 
 
-async def view(conn: AsyncConnection, hall: HallConfig, t: Ticket) -> dict[str, Any]:
-    """Ticket JSON with people ahead and an estimated wait, for waiting tickets."""
+async def view(
+    conn: AsyncConnection, hall: HallConfig, t: Ticket, *, new: bool = False
+) -> dict[str, Any]:
+    """Ticket JSON with people ahead and an estimated wait, for waiting tickets.
+
+    ``new``: ``t`` was just issued (the end of its group), so people ahead come from the
+    maintained counts instead of a count over the queue.
+    """
     if t.status != TicketStatus.WAITING:
         return ticket_view(t, waiting_ahead=0, estimated_wait_s=0)
-    ahead = await store.waiting_ahead(conn, t)
+    count = store.waiting_ahead_of_new if new else store.waiting_ahead
+    ahead = await count(conn, t)
     recent = await eta_cache.recent_service_seconds(conn, hall.id, t.queue)
     serving = sum(1 for w in hall.windows.values() if t.queue in w.queues) or 1
     expected = hall.services[t.service].expected_minutes if t.service in hall.services else None

@@ -102,7 +102,7 @@ async def issue_ticket(request: Request) -> Response:
 
     async def action(u: Unit) -> tuple[int, Any]:
         ticket = await issuing.issue(u, req)
-        return 201, await ticket_service.view(u.conn, u.hall, ticket)
+        return 201, await ticket_service.view(u.conn, u.hall, ticket, new=True)
 
     return await _command(request, request.path_params["hall"], raw, action)
 

@@ -19,6 +19,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -55,7 +56,7 @@ from server.domain.model import (
 from server.domain.numbering import business_date
 from server.domain.selection import choose
 from server.services import auth
-from server.storage.tables import counters, halls, outbox, queue_state, tickets
+from server.storage.tables import counters, halls, outbox, queue_state, tickets, waiting_counts
 from server.web.app import create_app
 from tests.conftest import FRIDAY_10AM, PASSWORD, ROOT, need_pg, reset_postgres
 
@@ -685,6 +686,18 @@ class HallMachine(RuleBasedStateMachine):
                 )
             ).all()
             hall_row = (await conn.execute(select(halls).where(halls.c.id == HALL))).one()
+            w = waiting_counts.c
+            kept = (
+                await conn.execute(
+                    select(w.queue_id, w.klass, w.lane_rank, w.n).where(w.hall_id == HALL)
+                )
+            ).all()
+
+        # the triggers' waiting counts equal the waiting tickets (people ahead at issue)
+        want_counts = Counter(
+            (r.queue_id, r.klass, r.lane_rank) for r in rows if r.status == "waiting"
+        )
+        assert {(q, k, rank): n for q, k, rank, n in kept if n} == dict(want_counts)
 
         # each ticket in exactly one (valid) state, and the row equals the model
         assert {r.id for r in rows} == set(self.tickets)
