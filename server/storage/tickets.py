@@ -255,16 +255,20 @@ async def save_ticket(conn: AsyncConnection, t: Ticket, expected_status: str) ->
         raise invalid_transition("update", "changed")
 
 
-async def waiting_ahead(conn: AsyncConnection, t: Ticket) -> int:
-    """How many waiting tickets of its queue come before ``t`` in call order."""
-    params = {
+def _place(t: Ticket) -> dict[str, Any]:
+    """The bound values both people-ahead statements take: where ``t`` stands in call order."""
+    return {
         "hall": t.hall,
         "queue": t.queue,
         "klass": t.klass,
         "lane_rank": t.lane_rank,
         "position": t.position,
     }
-    return int((await fast.execute(conn, _WAITING_AHEAD, params)).scalar_one())
+
+
+async def waiting_ahead(conn: AsyncConnection, t: Ticket) -> int:
+    """How many waiting tickets of its queue come before ``t`` in call order."""
+    return int((await fast.execute(conn, _WAITING_AHEAD, _place(t))).scalar_one())
 
 
 async def waiting_ahead_of_new(conn: AsyncConnection, t: Ticket) -> int:
@@ -275,14 +279,7 @@ async def waiting_ahead_of_new(conn: AsyncConnection, t: Ticket) -> int:
     (tests/server/test_waiting_counts.py); status pages keep the general count, which is
     cheaper for tickets near the front.
     """
-    params = {
-        "hall": t.hall,
-        "queue": t.queue,
-        "klass": t.klass,
-        "lane_rank": t.lane_rank,
-        "position": t.position,
-    }
-    return int((await fast.execute(conn, _AHEAD_OF_NEW, params)).scalar_one())
+    return int((await fast.execute(conn, _AHEAD_OF_NEW, _place(t))).scalar_one())
 
 
 async def waiting_counts(conn: AsyncConnection, hall: str) -> dict[str, tuple[int, Any]]:
