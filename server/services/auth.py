@@ -96,22 +96,44 @@ async def add_staff(
     return staff_id
 
 
-async def login(
-    conn: AsyncConnection, username: str, password: str, now: datetime, ttl_h: int
-) -> tuple[str, datetime, dict[str, Any]]:
-    """Verify a password; returns (token, expires_at, staff view).
+@dataclass(frozen=True, slots=True)
+class LoginCheck:
+    """The outcome of a password check, before anything of it is written."""
 
-    Failures are counted per username (hashed), whether or not the account exists, so the
-    answers for an unknown user and a wrong password are the same, throttling included (R14).
+    key: str  # the throttling key: a hash of the username
+    staff: Any | None  # the staff row when the password was right and the account active
+
+
+async def check_login(
+    conn: AsyncConnection, username: str, password: str, now: datetime
+) -> LoginCheck:
+    """Verify a password; reads only, so it needs no write transaction.
+
+    Argon2 takes tens of milliseconds on purpose: on SQLite, doing it inside a write
+    transaction held the one write lock that long, and no kiosk could issue meanwhile.
     """
     key = hash_token("login:" + username.strip().lower())
     await _refuse_if_locked(conn, key, now)
     row = (await conn.execute(select(staff).where(staff.c.username == username))).first()
     ok = await asyncio.to_thread(_verify, row.password_hash if row else _DUMMY_HASH, password)
-    if row is None or not ok or not row.active:
-        await _count_failure(conn, key, now)
+    return LoginCheck(key, row if row is not None and ok and row.active else None)
+
+
+async def record_login(
+    conn: AsyncConnection, check: LoginCheck, now: datetime, ttl_h: int
+) -> tuple[str, datetime, dict[str, Any]]:
+    """Write what a checked login leads to: a session, or one more counted failure.
+
+    Raises Unauthorized after counting a failure: the caller commits before answering, so
+    the count persists. Failures are counted per username (hashed), whether or not the
+    account exists, so the answers for an unknown user and a wrong password are the same,
+    throttling included (R14).
+    """
+    row = check.staff
+    if row is None:
+        await _count_failure(conn, check.key, now)
         raise Unauthorized("用户名或密码错误。", "Wrong username or password.", code="login_failed")
-    await conn.execute(delete(login_failures).where(login_failures.c.key == key))
+    await conn.execute(delete(login_failures).where(login_failures.c.key == check.key))
     token = new_token("hqs")
     expires = now + timedelta(hours=ttl_h)
     await conn.execute(
@@ -132,6 +154,14 @@ async def login(
         "hall": row.hall_id,
     }
     return token, expires, view
+
+
+async def login(
+    conn: AsyncConnection, username: str, password: str, now: datetime, ttl_h: int
+) -> tuple[str, datetime, dict[str, Any]]:
+    """``check_login`` and ``record_login`` on one connection (the CLI and tests)."""
+    check = await check_login(conn, username, password, now)
+    return await record_login(conn, check, now, ttl_h)
 
 
 async def _refuse_if_locked(conn: AsyncConnection, key: str, now: datetime) -> None:

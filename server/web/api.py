@@ -277,10 +277,13 @@ async def login(request: Request) -> Response:
     st = state(request)
     now = st.clock.now()
     ttl = st.config.server.staff_token_ttl_h
+    # The password is checked outside the write transaction (Argon2 is slow on purpose).
+    async with st.db.read() as conn:
+        check = await auth.check_login(conn, body.username, body.password, now)
     refused: HallqError | None = None
     async with st.db.write() as conn:
         try:
-            token, expires, staff = await auth.login(conn, body.username, body.password, now, ttl)
+            token, expires, staff = await auth.record_login(conn, check, now, ttl)
         except HallqError as exc:
             # The failure counter must persist: the transaction ends normally, then refuses.
             refused = exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,3 +127,33 @@ async def test_pairing_code_expires(hall: Hall) -> None:
                 conn, dev.pairing_code, now + timedelta(minutes=10, seconds=1)
             )
     assert exc.value.code == "pairing_invalid"
+
+
+async def test_a_password_check_holds_no_write_transaction(
+    hall: Hall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Argon2 is slow on purpose; while one login's password is checked, a kiosk still issues
+    (on SQLite the check used to hold the one write lock for its whole duration)."""
+    release = threading.Event()
+    checking = threading.Event()
+    real_verify = auth._verify
+
+    def slow_verify(digest: str, password: str) -> bool:
+        checking.set()
+        release.wait(10)
+        return real_verify(digest, password)
+
+    monkeypatch.setattr(auth, "_verify", slow_verify)
+    pending = asyncio.create_task(login(hall, "guide", PASSWORD))
+    try:
+        for _ in range(500):  # the login reaches its check within a few loop turns
+            if checking.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert checking.is_set()
+        ticket = await asyncio.wait_for(hall.issue(service="S01"), 5)
+        assert ticket["status"] == "waiting"
+    finally:
+        release.set()
+    r = await pending
+    assert r.status_code == 200, r.text
