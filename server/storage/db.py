@@ -302,6 +302,14 @@ async def _unavailable_on_error() -> AsyncIterator[None]:
                 "The database is unavailable; retry shortly.",
             ) from exc
         raise
+    except sqlite3.OperationalError as exc:
+        # Raw, from the inline writer's BEGIN IMMEDIATE (sent below SQLAlchemy): another
+        # process (the CLI) held SQLite's write lock past the busy timeout.
+        log.warning("SQLite write lock unavailable: %s", exc)
+        raise StoreUnavailable(
+            "系统繁忙，请稍后重试。",
+            "SQLite's write lock is held by another process (a hallq command?); retry shortly.",
+        ) from exc
     except PoolTimeout as exc:
         # Every pooled connection is busy (e.g. a thousand screens reconnecting at once): that
         # is "try again shortly", not an internal error.

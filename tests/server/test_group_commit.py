@@ -167,3 +167,27 @@ async def test_writes_inside_a_group_see_each_other(db: Database) -> None:
 
     await asyncio.gather(*(count_after_insert(k) for k in range(5)))
     assert seen == [1, 2, 3, 4, 5]
+
+
+async def test_another_process_holding_the_lock_is_a_503_then_writes_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI (another process) holds SQLite's write lock past the busy timeout: the command
+    answers 503 instead of hanging, and the next one writes normally once the lock is free."""
+    monkeypatch.setattr("server.storage.db.SQLITE_BUSY_TIMEOUT_S", 0.2)
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
+    try:
+        async with database.write() as conn:
+            await conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+        other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreUnavailable):
+                await insert(database, 1)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await insert(database, 2)
+        assert committed(database) == [2]
+    finally:
+        await database.dispose()
