@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -118,6 +119,7 @@ class GroupWriter:
             self._committer = asyncio.get_running_loop().create_task(
                 self._commit(group), name="sqlite-group-commit"
             )
+            self._committer.add_done_callback(functools.partial(self._ended, group))
 
     async def _undo(self, group: _Group, exc: BaseException) -> None:
         """Roll one command back to its savepoint; if SQLite dropped the transaction, all."""
@@ -158,26 +160,38 @@ class GroupWriter:
         """
         await asyncio.sleep(0)
         async with self.lock:
-            if self._group is not group:  # lost meanwhile: its commands were told
-                return
-            self._group = None
-            try:
-                await group.trans.commit()
-            except Exception as exc:  # noqa: BLE001 - whatever it was, its commands must hear
-                log.warning("COMMIT of %d SQLite command(s) failed: %s", group.commands, exc)
-                await self._lose(group, exc)
-                return
-            self.groups += 1
-            self.commands += group.commands
-            group.done.set_result(None)
-            if self.on_commit is not None:
-                self.on_commit()
+            await self._commit_locked(group)
+
+    @staticmethod
+    def _ended(group: _Group, task: asyncio.Task[None]) -> None:
+        """A commit task that ended without telling its commands (cancelled at shutdown,
+        even before its first step): they answer 503 rather than wait for ever; closing the
+        connection rolls their transaction back."""
+        if not group.done.done():
+            cause = task.exception() if not task.cancelled() else None
+            group.done.set_result(cause or asyncio.CancelledError())
+
+    async def _commit_locked(self, group: _Group) -> None:
+        if self._group is not group:  # lost meanwhile: its commands were told
+            return
+        self._group = None
+        try:
+            await group.trans.commit()
+        except Exception as exc:  # noqa: BLE001 - whatever it was, its commands must hear
+            log.warning("COMMIT of %d SQLite command(s) failed: %s", group.commands, exc)
+            await self._lose(group, exc)
+            return
+        self.groups += 1
+        self.commands += group.commands
+        group.done.set_result(None)
+        if self.on_commit is not None:
+            self.on_commit()
 
     async def settle(self) -> None:
         """Wait for a scheduled commit (its failure was told to its commands)."""
         if self._committer is not None:
-            with contextlib.suppress(Exception):
-                await self._committer
+            # asyncio.wait: neither the task's failure nor its cancellation is raised here.
+            await asyncio.wait({self._committer})
             self._committer = None
 
     async def close(self) -> None:

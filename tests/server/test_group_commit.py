@@ -191,3 +191,19 @@ async def test_another_process_holding_the_lock_is_a_503_then_writes_resume(
         assert committed(database) == [2]
     finally:
         await database.dispose()
+
+
+async def test_a_commit_cancelled_at_shutdown_fails_its_commands_instead_of_hanging(
+    db: Database,
+) -> None:
+    async def one() -> None:
+        async with db.write() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+
+    task = asyncio.create_task(one())
+    await asyncio.sleep(0)  # the command ran; its group's commit task is scheduled
+    committer = writer(db)._committer
+    assert committer is not None and not committer.done()
+    committer.cancel()
+    with pytest.raises(StoreUnavailable):
+        await asyncio.wait_for(task, 5)
