@@ -132,6 +132,12 @@ class Broadcast(ABC):
         """Whether messages published now reach every process (readiness reports this)."""
         return True
 
+    @property
+    def remote(self) -> bool:
+        """Whether a published message comes back through a server (a round trip and the
+        listener's turn later) rather than being delivered in-process at once."""
+        return False
+
     @abstractmethod
     async def connect(self) -> None:
         """Start the backend (never fails because a server is down: it keeps retrying)."""

@@ -47,6 +47,8 @@ def backoff(failures: int) -> float:
 class RedisBroadcast(Broadcast):
     """Redis pub/sub; ``healthy`` is False while the listener is (re)connecting."""
 
+    remote = True  # overrides the base property: published messages come back from redis
+
     def __init__(self, url: str, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         super().__init__(url, queue_size=queue_size)
         self._publisher: Redis | None = None

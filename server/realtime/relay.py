@@ -69,6 +69,11 @@ class Relay:
         await self._send([(e.hall, e.seq, dumps(e.message())) for e in events])
 
     async def _send(self, items: list[tuple[str, int, str]]) -> None:
+        if self.broadcast.remote:
+            # This process's screens need not wait for the broadcast's echo (a redis round
+            # trip and the listener's turn): they get the events now, and the hub drops the
+            # echo by seq. Other processes get them through the broadcast.
+            self.hub.offer_texts([text for _, _, text in items])
         try:
             if not self.broadcast.healthy:
                 raise BroadcastUnavailable("broadcast unhealthy")

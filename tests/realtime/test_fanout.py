@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
@@ -19,6 +20,7 @@ from server.realtime.frames import dumps, event_frame
 from server.realtime.hub import HallFeed, Hub
 from server.realtime.memory import MemoryBroadcast
 from server.realtime.options import RealtimeOptions
+from server.realtime.relay import Relay
 from server.realtime.tokens import TokenLookup
 from server.realtime.wire import WireText, encode_text_frame
 
@@ -670,3 +672,49 @@ async def test_a_failed_read_fails_every_waiting_hello_and_is_not_kept() -> None
     results = await asyncio.gather(*(tokens.resolve("t") for _ in range(5)), return_exceptions=True)
     assert all(isinstance(r, ConnectionError) for r in results)
     assert await tokens.resolve("t") == "actor" and calls == 2
+
+
+class SilentRemote(MemoryBroadcast):
+    """A remote broadcast whose echo has not come back yet (redis a round trip away)."""
+
+    remote = True
+
+    def __init__(self) -> None:
+        super().__init__("redis://silent")
+        self.published: list[str] = []
+
+    @property
+    def healthy(self) -> bool:
+        return True
+
+    async def publish_many(self, channel: str, texts: list[str]) -> None:
+        self.published.extend(texts)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What the relay publishes after a commit (``services.unit.Published`` in the server)."""
+
+    hall: str
+    seq: int
+
+    def message(self) -> dict[str, Any]:
+        return json.loads(event(self.seq))  # type: ignore[no-any-return]
+
+
+async def test_this_processs_screens_do_not_wait_for_the_broadcasts_echo() -> None:
+    """With redis, the relay hands committed events to its own hub at once; the echo that
+    comes back later is dropped by seq, and other processes still get them through redis."""
+    hub = make_hub()
+    _, wire = attach(hub)
+    remote = SilentRemote()
+    relay = Relay(cast(Any, None), remote, hub)  # publishing never touches the database
+    await relay.publish([Committed(HALL, 1), Committed(HALL, 2)])
+    await idle(hub)
+    assert kinds_and_seqs(wire) == [("event", 1), ("event", 2)]
+    assert len(remote.published) == 2
+    for text in remote.published:  # the echo
+        hub.offer_text(text)
+    await idle(hub)
+    assert kinds_and_seqs(wire) == [("event", 1), ("event", 2)]
+    assert hub.duplicates == 2
