@@ -1,4 +1,4 @@
-"""SQLite's one writer connection, with the commands of one loop turn committed together.
+"""SQLite's one writer connection, the commands of the same moment committed together.
 
 Every write command used to end with its own ``COMMIT``: on a busy SQLite hall that was a
 fifth of the server's CPU (the WAL append of the pages the command touched, the counter's,
