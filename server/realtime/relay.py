@@ -69,7 +69,8 @@ class Relay:
         await self._send([(e.hall, e.seq, dumps(e.message())) for e in events])
 
     async def _send(self, items: list[tuple[str, int, str]]) -> None:
-        if self.broadcast.remote:
+        offered = self.broadcast.remote
+        if offered:
             # This process's screens need not wait for the broadcast's echo (a redis round
             # trip and the listener's turn): they get the events now, and the hub drops the
             # echo by seq. Other processes get them through the broadcast.
@@ -82,7 +83,8 @@ class Relay:
                 await self.broadcast.publish_many(hall_channel(hall), [t for _, _, t in group])
         except BroadcastUnavailable:
             # Local screens get the events now; other processes read them from the outbox.
-            self.hub.offer_texts([text for _, _, text in items])
+            if not offered:
+                self.hub.offer_texts([text for _, _, text in items])
             return
         # Marked in batches every ``mark_s`` by the mark loop: marking inline would cost every
         # command a second write transaction (on SQLite, a second turn of the one writer).

@@ -40,31 +40,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
 
         def process(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to the database; use an aware datetime")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            naive = self.process_bind_param(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
 
         return process
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
-        """On SQLite, ``datetime.fromisoformat`` (C) instead of SQLAlchemy's regex."""
+        """On SQLite, the stored text straight to ``process_result_value`` (its
+        ``fromisoformat`` is C) instead of SQLAlchemy's regex first."""
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
-
-        def process(value: str | None) -> datetime | None:
-            if value is None:
-                return None
-            moment = datetime.fromisoformat(value)
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-        return process
+        return lambda value: self.process_result_value(value, dialect)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):  # pragma: no cover - drivers return datetimes
+        if isinstance(value, str):  # SQLite's text (result_processor above)
             value = datetime.fromisoformat(value)
         moment: datetime = value
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
